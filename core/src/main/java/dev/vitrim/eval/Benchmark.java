@@ -1,0 +1,65 @@
+package dev.vitrim.eval;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.vitrim.model.Torch;
+import java.util.Arrays;
+
+/** Wall-clock measurement that respects a noisy machine: warm up, repeat, report the median. */
+public final class Benchmark {
+    private Benchmark() {}
+
+    /** Median and spread of repeated runs, in milliseconds. */
+    public record Timing(double medianMs, double minMs, double maxMs, int runs) {}
+
+    /**
+     * Runs {@code body} {@code warmup} times unmeasured, then at least {@code minRuns} times and until
+     * {@code minSeconds} have passed (at most {@code maxRuns}), and returns the median.
+     */
+    public static Timing time(Runnable body, int warmup, int minRuns, int maxRuns, double minSeconds) {
+        for (int i = 0; i < warmup; i++) {
+            body.run();
+        }
+        double[] t = new double[maxRuns];
+        int n = 0;
+        long start = System.nanoTime();
+        while (n < maxRuns && (n < minRuns || (System.nanoTime() - start) / 1e9 < minSeconds)) {
+            long t0 = System.nanoTime();
+            body.run();
+            t[n++] = (System.nanoTime() - t0) / 1e6;
+        }
+        double[] s = Arrays.copyOf(t, n);
+        Arrays.sort(s);
+        return new Timing(median(s), s[0], s[n - 1], n);
+    }
+
+    public static double median(double[] sorted) {
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+
+    /**
+     * The machine's fp32 matrix-multiply ceiling through the same engine, in GFLOP/s: the best median over
+     * square products of a few sizes (2·n³ flops each).
+     */
+    public static double gemmCeilingGflops(NDManager base) {
+        Torch.inference();
+        double best = 0;
+        for (int n : new int[] {512, 1024, 2048}) {
+            try (NDManager m = base.newSubManager()) {
+                NDArray a = m.randomNormal(0, 1, new Shape(n, n), DataType.FLOAT32);
+                NDArray b = m.randomNormal(0, 1, new Shape(n, n), DataType.FLOAT32);
+                Timing t = time(() -> {
+                    try (NDManager s = m.newSubManager()) {
+                        NDArray c = a.matMul(b);
+                        c.toType(DataType.FLOAT32, false); // force completion
+                    }
+                }, 2, 5, 40, 1.0);
+                best = Math.max(best, 2.0 * n * n * (double) n / (t.medianMs() / 1e3) / 1e9);
+            }
+        }
+        return best;
+    }
+}

@@ -1,0 +1,448 @@
+package dev.vitrim.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.vitrim.VitrimException;
+import dev.vitrim.io.FloatTensor;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A timm-compatible Vision Transformer on DJL's PyTorch engine. Weights live in one manager owned by the
+ * model; every forward runs in a sub-manager that is closed before it returns, so nothing leaks.
+ *
+ * <p>Two deliberate departures from a literal transcription of timm, both exact in real arithmetic:
+ * the attention scale is folded into the query rows of {@code qkv} at load time (one op less per block),
+ * and the patch convolution runs as one matrix product over unfolded patches.
+ */
+public final class VisionTransformer implements AutoCloseable {
+    private final VitConfig cfg;
+    private final NDManager manager;
+    private final Map<String, NDArray> params;
+    private final Shape normShape;
+    private final Map<Long, NDArray> posEmbedByGrid = new ConcurrentHashMap<>();
+    private final float[] posPatches; // [gridH*gridW*D] patch part of pos_embed, for resampling
+
+    // hot-path handles
+    private final NDArray patchW, patchB;
+    private final NDArray prefixWithPos; // [1, prefix, D]: CLS (and dist) tokens, plus their position embedding
+    private final BlockWeights[] blocks;
+    private final NDArray normW, normB, headW, headB, headDistW, headDistB;
+
+    private VisionTransformer(VitConfig cfg, NDManager manager, Map<String, NDArray> params) {
+        this.cfg = cfg;
+        this.manager = manager;
+        this.params = Collections.unmodifiableMap(params);
+        int d = cfg.width();
+        this.normShape = new Shape(d);
+        int p = cfg.patchSize();
+        this.patchW = params.get("patch_embed.proj.weight").reshape(d, 3L * p * p);
+        this.patchB = params.get("patch_embed.proj.bias");
+        NDArray prefix = null;
+        if (cfg.classToken() && cfg.distilled()) {
+            prefix = params.get("cls_token").concat(params.get("dist_token"), 1);
+        } else if (cfg.classToken()) {
+            prefix = params.get("cls_token");
+        }
+        NDArray pos = params.get("pos_embed");
+        int pre = cfg.noEmbedClass() ? 0 : cfg.prefixTokens();
+        this.prefixWithPos = prefix == null ? null : pre > 0 ? prefix.add(pos.get(new NDIndex(":, :{}, :", pre))) : prefix;
+        NDArray patchPart = pos.get(new NDIndex(":, {}:, :", pre));
+        this.posPatches = patchPart.toFloatArray();
+        posEmbedByGrid.put(gridKey(cfg.gridH(), cfg.gridW()), patchPart);
+        this.blocks = new BlockWeights[cfg.depth()];
+        for (int i = 0; i < cfg.depth(); i++) {
+            blocks[i] = new BlockWeights(params, "blocks." + i + ".", cfg);
+        }
+        String norm = cfg.fcNorm() ? "fc_norm" : "norm";
+        this.normW = params.get(norm + ".weight");
+        this.normB = params.get(norm + ".bias");
+        this.headW = params.get("head.weight");
+        this.headB = params.get("head.bias");
+        this.headDistW = params.get("head_dist.weight");
+        this.headDistB = params.get("head_dist.bias");
+    }
+
+    /** Loads a checkpoint file or folder; {@code heads} &gt; 0 overrides the head count. */
+    public static VisionTransformer load(Path path, int heads) {
+        try (Checkpoint ck = Checkpoint.open(path, heads)) {
+            return load(ck);
+        }
+    }
+
+    public static VisionTransformer load(Checkpoint ck) {
+        VitConfig c = ck.config();
+        NDManager m = Torch.newManager();
+        try {
+            Map<String, NDArray> params = new LinkedHashMap<>();
+            for (String name : Checkpoint.expectedTimmNames(c)) {
+                long[] shape = expectedShape(c, name);
+                float[] v = ck.tensor(name, shape);
+                NDArray a = m.create(v, new Shape(shape));
+                a.setName(name);
+                params.put(name, a);
+            }
+            foldAttentionScale(c, params);
+            return new VisionTransformer(c, m, params);
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /** A randomly initialised model (timm-like init: truncated-normal-ish std 0.02, LayerNorm 1/0). */
+    public static VisionTransformer random(VitConfig c, long seed) {
+        NDManager m = Torch.newManager();
+        try {
+            ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed((int) seed);
+            Map<String, NDArray> params = new LinkedHashMap<>();
+            for (String name : Checkpoint.expectedTimmNames(c)) {
+                Shape shape = new Shape(expectedShape(c, name));
+                NDArray a;
+                if (name.endsWith("norm1.weight") || name.endsWith("norm2.weight") || name.equals("norm.weight")
+                        || name.equals("fc_norm.weight")) {
+                    a = m.ones(shape);
+                } else if (name.endsWith(".gamma")) {
+                    a = m.full(shape, 0.1f);
+                } else if (name.endsWith(".bias")) {
+                    a = m.zeros(shape);
+                } else {
+                    a = m.randomNormal(0f, 0.02f, shape, DataType.FLOAT32).clip(-0.04f, 0.04f);
+                }
+                a.setName(name);
+                params.put(name, a);
+            }
+            foldAttentionScale(c, params);
+            return new VisionTransformer(c, m, params);
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    static long[] expectedShape(VitConfig c, String name) {
+        long d = c.width();
+        int p = c.patchSize();
+        long posTokens = c.noEmbedClass() ? c.numPatches() : c.tokens();
+        switch (name) {
+            case "patch_embed.proj.weight":
+                return new long[] {d, 3, p, p};
+            case "cls_token":
+            case "dist_token":
+                return new long[] {1, 1, d};
+            case "pos_embed":
+                return new long[] {1, posTokens, d};
+            case "head.weight":
+            case "head_dist.weight":
+                return new long[] {c.numClasses(), d};
+            case "head.bias":
+            case "head_dist.bias":
+                return new long[] {c.numClasses()};
+            default:
+                break;
+        }
+        if (name.endsWith("attn.qkv.weight")) {
+            return new long[] {3 * d, d};
+        }
+        if (name.endsWith("attn.qkv.bias")) {
+            return new long[] {3 * d};
+        }
+        if (name.endsWith("mlp.fc1.weight")) {
+            return new long[] {c.mlpHidden(), d};
+        }
+        if (name.endsWith("mlp.fc1.bias")) {
+            return new long[] {c.mlpHidden()};
+        }
+        if (name.endsWith("mlp.fc2.weight")) {
+            return new long[] {d, c.mlpHidden()};
+        }
+        if (name.endsWith("attn.proj.weight")) {
+            return new long[] {d, d};
+        }
+        return new long[] {d}; // norms, biases of width D, LayerScale gammas
+    }
+
+    /** Multiplies the query rows of qkv (weight and bias) by head_dim^-0.5. */
+    private static void foldAttentionScale(VitConfig c, Map<String, NDArray> params) {
+        float scale = (float) Math.pow(c.headDim(), -0.5);
+        long d = c.width();
+        for (int i = 0; i < c.depth(); i++) {
+            String b = "blocks." + i + ".attn.qkv.";
+            NDArray w = params.get(b + "weight");
+            NDArray q = w.get(new NDIndex(":{}", d)).mul(scale);
+            w.set(new NDIndex(":{}", d), q);
+            q.close();
+            NDArray bias = params.get(b + "bias");
+            if (bias != null) {
+                NDArray qb = bias.get(new NDIndex(":{}", d)).mul(scale);
+                bias.set(new NDIndex(":{}", d), qb);
+                qb.close();
+            }
+        }
+    }
+
+    public VitConfig config() {
+        return cfg;
+    }
+
+    /** The manager holding the weights. */
+    public NDManager manager() {
+        return manager;
+    }
+
+    /**
+     * Parameters by timm name. Note that the query rows of each {@code attn.qkv} are stored pre-multiplied
+     * by the attention scale; {@link #exportTensors()} undoes this.
+     */
+    public Map<String, NDArray> parameters() {
+        return params;
+    }
+
+    /** The weights in timm layout (attention scale taken back out of qkv), ready to save. */
+    public Map<String, FloatTensor> exportTensors() {
+        Map<String, FloatTensor> out = new LinkedHashMap<>();
+        float inv = (float) Math.pow(cfg.headDim(), 0.5);
+        int d = cfg.width();
+        for (Map.Entry<String, NDArray> e : params.entrySet()) {
+            float[] v = e.getValue().toFloatArray();
+            String n = e.getKey();
+            if (n.endsWith("attn.qkv.weight")) {
+                for (int i = 0; i < d * d; i++) {
+                    v[i] *= inv;
+                }
+            } else if (n.endsWith("attn.qkv.bias")) {
+                for (int i = 0; i < d; i++) {
+                    v[i] *= inv;
+                }
+            }
+            out.put(n, new FloatTensor(e.getValue().getShape().getShape(), v));
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------------------------------- forward
+
+    /** Logits [B, classes] (or pooled features [B, D] for a model without head) for images [B,3,H,W]. */
+    public FloatTensor forward(FloatTensor images) {
+        checkInput(images.shape(), "input");
+        try (NDManager m = manager.newSubManager()) {
+            Torch.inference();
+            NDArray x = m.create(images.data(), new Shape(images.shape()));
+            NDArray out = forward(x);
+            return new FloatTensor(out.getShape().getShape(), out.toFloatArray());
+        }
+    }
+
+    /** Forward for arrays the caller manages. Results belong to the input's manager. */
+    public NDArray forward(NDArray images) {
+        checkInput(images.getShape().getShape(), "input");
+        boolean inference = !ai.djl.pytorch.jni.JniUtils.isGradMode();
+        long b = images.getShape().get(0);
+        int chunk = microBatch(images.getShape().get(2) / cfg.patchSize() * (images.getShape().get(3) / cfg.patchSize()));
+        if (inference && b > chunk) {
+            // Large batches run as cache-sized micro-batches: the activations of a whole batch of 32 spill out of
+            // the caches and the memory-bound ops (softmax, GELU, LayerNorm) then dominate.
+            NDList parts = new NDList();
+            for (long s = 0; s < b; s += chunk) {
+                parts.add(forwardWhole(images.get(new NDIndex("{}:{}", s, Math.min(b, s + chunk))), true));
+            }
+            return NDArrays.concat(parts, 0);
+        }
+        return forwardWhole(images, inference);
+    }
+
+    private NDArray forwardWhole(NDArray images, boolean inPlace) {
+        NDArray x = embed(images);
+        for (int i = 0; i < blocks.length; i++) {
+            x = block(i, x, inPlace);
+        }
+        return head(x);
+    }
+
+    /** Images per micro-batch: about {@value #MICRO_BATCH_BYTES} bytes of MLP activations. */
+    int microBatch(long patches) {
+        String forced = System.getProperty("vitrim.microBatch");
+        if (forced != null) {
+            return Math.max(1, Integer.parseInt(forced));
+        }
+        long perImage = (patches + cfg.prefixTokens()) * (long) cfg.mlpHidden() * Float.BYTES;
+        return (int) Math.max(1, MICRO_BATCH_BYTES / perImage);
+    }
+
+    private static final long MICRO_BATCH_BYTES = 10L << 20;
+
+    /** Validates an input shape [B,3,H,W] against the model. */
+    public void checkInput(long[] s, String what) {
+        if (s.length != 4 || s[1] != 3) {
+            throw new VitrimException(what + ": expected images [B,3,H,W], got shape " + java.util.Arrays.toString(s));
+        }
+        if (s[0] < 1) {
+            throw new VitrimException(what + ": empty batch");
+        }
+        int p = cfg.patchSize();
+        if (s[2] % p != 0 || s[3] % p != 0 || s[2] == 0 || s[3] == 0) {
+            throw new VitrimException(what + ": image size " + s[2] + "x" + s[3] + " is not a positive multiple of the "
+                    + "patch size " + p + " (the model expects " + cfg.imageSize() + "x" + cfg.imageSize() + ")");
+        }
+    }
+
+    /** Patch embedding, prefix tokens and position embedding: [B,3,H,W] -&gt; [B, prefix + N, D]. */
+    public NDArray embed(NDArray images) {
+        Shape s = images.getShape();
+        long b = s.get(0);
+        int p = cfg.patchSize();
+        int gh = (int) (s.get(2) / p);
+        int gw = (int) (s.get(3) / p);
+        int d = cfg.width();
+        NDArray patches = images.reshape(b, 3, gh, p, gw, p).transpose(0, 2, 4, 1, 3, 5)
+                .reshape(b, (long) gh * gw, 3L * p * p);
+        NDArray x = linear(patches, patchW, patchB);
+        if (ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            return embedTrainable(x, gh, gw);
+        }
+        x = x.add(posEmbed(gh, gw));
+        if (prefixWithPos != null) {
+            // a view of the model's own array: re-home it so it is freed with this forward
+            NDArray pre = prefixWithPos.broadcast(b, cfg.prefixTokens(), d);
+            pre.attach(images.getManager());
+            x = pre.concat(x, 1);
+        }
+        return x;
+    }
+
+    /** Training: the same embedding computed from the parameters themselves, so gradients reach them. */
+    private NDArray embedTrainable(NDArray x, int gh, int gw) {
+        if (gh != cfg.gridH() || gw != cfg.gridW()) {
+            throw new VitrimException("training needs the checkpoint's own grid " + cfg.gridH() + "x" + cfg.gridW()
+                    + ", got " + gh + "x" + gw);
+        }
+        long b = x.getShape().get(0);
+        int pre = cfg.noEmbedClass() ? 0 : cfg.prefixTokens();
+        NDArray pos = params.get("pos_embed");
+        x = x.add(pos.get(new NDIndex(":, {}:, :", pre)));
+        if (cfg.prefixTokens() == 0) {
+            return x;
+        }
+        NDArray prefix = params.get("cls_token");
+        if (cfg.distilled()) {
+            prefix = prefix.concat(params.get("dist_token"), 1);
+        }
+        if (pre > 0) {
+            prefix = prefix.add(pos.get(new NDIndex(":, :{}, :", pre)));
+        }
+        NDArray expanded = prefix.broadcast(b, cfg.prefixTokens(), cfg.width());
+        expanded.attach(x.getManager());
+        return expanded.concat(x, 1);
+    }
+
+    /** The patch part of the position embedding for a grid, resampled bicubically when it differs. */
+    private NDArray posEmbed(int gh, int gw) {
+        return posEmbedByGrid.computeIfAbsent(gridKey(gh, gw), k -> {
+            float[] r = PosEmbed.resampleBicubic(posPatches, cfg.gridH(), cfg.gridW(), gh, gw, cfg.width());
+            return manager.create(r, new Shape(1, (long) gh * gw, cfg.width()));
+        });
+    }
+
+    private static long gridKey(int gh, int gw) {
+        return ((long) gh << 32) | gw;
+    }
+
+    /** One pre-norm transformer block. */
+    public NDArray block(int i, NDArray x, boolean inPlace) {
+        BlockWeights w = blocks[i];
+        NDArray a = attention(w, layerNorm(x, w.norm1W, w.norm1B));
+        if (w.ls1 != null) {
+            a = inPlace ? a.muli(w.ls1) : a.mul(w.ls1);
+        }
+        x = inPlace ? x.addi(a) : x.add(a);
+        NDArray h = ai.djl.nn.Activation.gelu(linear(layerNorm(x, w.norm2W, w.norm2B), w.fc1W, w.fc1B));
+        NDArray m = linear(h, w.fc2W, w.fc2B);
+        if (w.ls2 != null) {
+            m = inPlace ? m.muli(w.ls2) : m.mul(w.ls2);
+        }
+        return inPlace ? x.addi(m) : x.add(m);
+    }
+
+    private NDArray attention(BlockWeights w, NDArray x) {
+        Shape s = x.getShape();
+        long b = s.get(0);
+        long n = s.get(1);
+        int h = cfg.heads();
+        int hd = cfg.headDim();
+        NDArray qkv = linear(x, w.qkvW, w.qkvB).reshape(b, n, 3, h, hd).transpose(2, 0, 3, 1, 4);
+        NDArray q = qkv.get(0);
+        NDArray k = qkv.get(1);
+        NDArray v = qkv.get(2);
+        NDArray attn = q.matMul(k.transpose(0, 1, 3, 2)).softmax(-1);
+        NDArray o = attn.matMul(v).transpose(0, 2, 1, 3).reshape(b, n, cfg.width());
+        return linear(o, w.projW, w.projB);
+    }
+
+    /** Final norm, pooling and classifier. */
+    public NDArray head(NDArray x) {
+        if (cfg.globalPool().equals("avg")) {
+            NDArray feats;
+            String patches = ":, " + cfg.prefixTokens() + ":, :";
+            if (cfg.fcNorm()) { // timm: norm is identity, fc_norm follows the pooling
+                feats = layerNorm(x.get(new NDIndex(patches)).mean(new int[] {1}), normW, normB);
+            } else { // timm: norm on every token, then the mean over patches
+                feats = layerNorm(x, normW, normB).get(new NDIndex(patches)).mean(new int[] {1});
+            }
+            return headW == null ? feats : linear(feats, headW, headB);
+        }
+        NDArray normed = layerNorm(x.get(new NDIndex(":, :{}, :", cfg.prefixTokens())), normW, normB);
+        NDArray cls = normed.get(new NDIndex(":, 0, :"));
+        if (headW == null) {
+            return cls;
+        }
+        NDArray logits = linear(cls, headW, headB);
+        if (cfg.distilled()) {
+            NDArray dist = linear(normed.get(new NDIndex(":, 1, :")), headDistW, headDistB);
+            logits = logits.add(dist).div(2f);
+        }
+        return logits;
+    }
+
+    NDArray layerNorm(NDArray x, NDArray gamma, NDArray beta) {
+        return x.getNDArrayInternal().layerNorm(x, normShape, gamma, beta, (float) cfg.eps()).singletonOrThrow();
+    }
+
+    static NDArray linear(NDArray x, NDArray w, NDArray b) {
+        return x.getNDArrayInternal().linear(x, w, b).singletonOrThrow();
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+
+    /** Per-block weight handles. */
+    static final class BlockWeights {
+        final NDArray norm1W, norm1B, qkvW, qkvB, projW, projB, norm2W, norm2B, fc1W, fc1B, fc2W, fc2B, ls1, ls2;
+
+        BlockWeights(Map<String, NDArray> p, String b, VitConfig c) {
+            norm1W = p.get(b + "norm1.weight");
+            norm1B = p.get(b + "norm1.bias");
+            qkvW = p.get(b + "attn.qkv.weight");
+            qkvB = p.get(b + "attn.qkv.bias");
+            projW = p.get(b + "attn.proj.weight");
+            projB = p.get(b + "attn.proj.bias");
+            norm2W = p.get(b + "norm2.weight");
+            norm2B = p.get(b + "norm2.bias");
+            fc1W = p.get(b + "mlp.fc1.weight");
+            fc1B = p.get(b + "mlp.fc1.bias");
+            fc2W = p.get(b + "mlp.fc2.weight");
+            fc2B = p.get(b + "mlp.fc2.bias");
+            ls1 = p.get(b + "ls1.gamma");
+            ls2 = p.get(b + "ls2.gamma");
+        }
+    }
+}
