@@ -9,6 +9,11 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.vitrim.VitrimException;
 import dev.vitrim.io.FloatTensor;
+import dev.vitrim.reduce.AttentionView;
+import dev.vitrim.reduce.Reducers;
+import dev.vitrim.reduce.TokenReducer;
+import dev.vitrim.reduce.Tokens;
+import dev.vitrim.reduce.Trace;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -37,8 +42,12 @@ public final class VisionTransformer implements AutoCloseable {
     private final BlockWeights[] blocks;
     private final NDArray normW, normB, headW, headB, headDistW, headDistB;
 
-    private VisionTransformer(VitConfig cfg, NDManager manager, Map<String, NDArray> params) {
+    private final Map<Integer, NDArray> croprQueries; // module index → pre-summed queries [D,1]
+
+    private VisionTransformer(VitConfig cfg, NDManager manager, Map<String, NDArray> params,
+                              Map<Integer, NDArray> croprQueries) {
         this.cfg = cfg;
+        this.croprQueries = Map.copyOf(croprQueries);
         this.manager = manager;
         this.params = Collections.unmodifiableMap(params);
         int d = cfg.width();
@@ -91,11 +100,43 @@ public final class VisionTransformer implements AutoCloseable {
                 params.put(name, a);
             }
             foldAttentionScale(c, params);
-            return new VisionTransformer(c, m, params);
+            return new VisionTransformer(c, m, params, loadCroprQueries(ck, m));
         } catch (RuntimeException e) {
             m.close();
             throw e;
         }
+    }
+
+    private static final java.util.regex.Pattern CROPR_QUERIES =
+            java.util.regex.Pattern.compile("^cropr\\.(\\d+)\\.cross_attn\\.queries$");
+
+    /** Token Cropr's learned queries {@code cropr.{i}.cross_attn.queries} [1,q,D], summed over q once. */
+    private static Map<Integer, NDArray> loadCroprQueries(Checkpoint ck, NDManager m) {
+        Map<Integer, NDArray> out = new java.util.TreeMap<>();
+        int d = ck.config().width();
+        for (String name : ck.source().names()) {
+            java.util.regex.Matcher mt = CROPR_QUERIES.matcher(name);
+            if (!mt.matches()) {
+                continue;
+            }
+            long[] shape = ck.source().info(name).shape();
+            if (shape.length != 3 || shape[0] != 1 || shape[2] != d || shape[1] < 1) {
+                throw new VitrimException(ck.path() + ": tensor '" + name + "' has shape "
+                        + java.util.Arrays.toString(shape) + ", expected [1, queries, " + d + "]");
+            }
+            float[] q = ck.source().floats(name);
+            float[] sum = new float[d];
+            for (int i = 0; i < q.length; i++) {
+                sum[i % d] += q[i];
+            }
+            out.put(Integer.parseInt(mt.group(1)), m.create(sum, new Shape(d, 1)));
+        }
+        return out;
+    }
+
+    /** The pre-summed Cropr queries of module {@code i} as [D,1], or null when the checkpoint has none. */
+    public NDArray croprQuery(int i) {
+        return croprQueries.get(i);
     }
 
     /** A randomly initialised model (timm-like init: truncated-normal-ish std 0.02, LayerNorm 1/0). */
@@ -121,7 +162,7 @@ public final class VisionTransformer implements AutoCloseable {
                 params.put(name, a);
             }
             foldAttentionScale(c, params);
-            return new VisionTransformer(c, m, params);
+            return new VisionTransformer(c, m, params, Map.of());
         } catch (RuntimeException e) {
             m.close();
             throw e;
@@ -232,17 +273,27 @@ public final class VisionTransformer implements AutoCloseable {
 
     /** Logits [B, classes] (or pooled features [B, D] for a model without head) for images [B,3,H,W]. */
     public FloatTensor forward(FloatTensor images) {
+        return forward(images, Reducers.NONE, null);
+    }
+
+    /** Logits with a token reducer; {@code trace} (may be null) records what it did, image by image. */
+    public FloatTensor forward(FloatTensor images, TokenReducer reducer, Trace trace) {
         checkInput(images.shape(), "input");
         try (NDManager m = manager.newSubManager()) {
             Torch.inference();
             NDArray x = m.create(images.data(), new Shape(images.shape()));
-            NDArray out = forward(x);
+            NDArray out = forward(x, reducer, trace);
             return new FloatTensor(out.getShape().getShape(), out.toFloatArray());
         }
     }
 
     /** Forward for arrays the caller manages. Results belong to the input's manager. */
     public NDArray forward(NDArray images) {
+        return forward(images, Reducers.NONE, null);
+    }
+
+    /** Forward with a token reducer, for arrays the caller manages. */
+    public NDArray forward(NDArray images, TokenReducer reducer, Trace trace) {
         checkInput(images.getShape().getShape(), "input");
         boolean inference = !ai.djl.pytorch.jni.JniUtils.isGradMode();
         long b = images.getShape().get(0);
@@ -252,19 +303,27 @@ public final class VisionTransformer implements AutoCloseable {
             // the caches and the memory-bound ops (softmax, GELU, LayerNorm) then dominate.
             NDList parts = new NDList();
             for (long s = 0; s < b; s += chunk) {
-                parts.add(forwardWhole(images.get(new NDIndex("{}:{}", s, Math.min(b, s + chunk))), true));
+                NDArray part = images.get(new NDIndex("{}:{}", s, Math.min(b, s + chunk)));
+                parts.add(forwardWhole(part, true, reducer, trace, (int) s));
             }
             return NDArrays.concat(parts, 0);
         }
-        return forwardWhole(images, inference);
+        return forwardWhole(images, inference, reducer, trace, 0);
     }
 
-    private NDArray forwardWhole(NDArray images, boolean inPlace) {
-        NDArray x = embed(images);
+    private NDArray forwardWhole(NDArray images, boolean inPlace, TokenReducer reducer, Trace trace, int first) {
+        Tokens t = Tokens.initial(embed(images), cfg.prefixTokens());
+        TokenReducer.Pass pass = reducer.begin(this, t);
         for (int i = 0; i < blocks.length; i++) {
-            x = block(i, x, inPlace);
+            if (i == blocks.length - 1) {
+                t = pass.beforeLastBlock(t);
+            }
+            t = block(i, t, pass, inPlace);
+            if (trace != null) {
+                trace.record(first, i, t);
+            }
         }
-        return head(x);
+        return head(t);
     }
 
     /** Images per micro-batch: about {@value #MICRO_BATCH_BYTES} bytes of MLP activations. */
@@ -355,23 +414,44 @@ public final class VisionTransformer implements AutoCloseable {
         return ((long) gh << 32) | gw;
     }
 
-    /** One pre-norm transformer block. */
-    public NDArray block(int i, NDArray x, boolean inPlace) {
+    /** One pre-norm transformer block, with the reducer's hooks between attention and MLP and after the MLP. */
+    public Tokens block(int i, Tokens t, TokenReducer.Pass pass, boolean inPlace) {
         BlockWeights w = blocks[i];
-        NDArray a = attention(w, layerNorm(x, w.norm1W, w.norm1B));
+        NDArray bias = t.keyMask;
+        if (t.sizes != null && pass.proportionalAttention(i)) {
+            NDArray logSize = t.sizes.log().reshape(t.batch(), 1, 1, t.count());
+            bias = bias == null ? logSize : bias.add(logSize);
+        }
+        boolean cls = pass.needsClsAttention(i);
+        boolean keys = pass.needsMeanKeys(i);
+        NDArray[] view = new NDArray[2];
+        NDArray a = attention(w, layerNorm(t.x, w.norm1W, w.norm1B), bias, cls, keys, view);
         if (w.ls1 != null) {
             a = inPlace ? a.muli(w.ls1) : a.mul(w.ls1);
         }
-        x = inPlace ? x.addi(a) : x.add(a);
+        NDArray x = inPlace ? t.x.addi(a) : t.x.add(a);
+        t = t.withX(x);
+        if (cls || keys) {
+            t = pass.afterAttention(i, t, new AttentionView(view[0], view[1]));
+        } else {
+            t = pass.afterAttention(i, t, AttentionView.NONE);
+        }
+        x = t.x;
         NDArray h = ai.djl.nn.Activation.gelu(linear(layerNorm(x, w.norm2W, w.norm2B), w.fc1W, w.fc1B));
         NDArray m = linear(h, w.fc2W, w.fc2B);
         if (w.ls2 != null) {
             m = inPlace ? m.muli(w.ls2) : m.mul(w.ls2);
         }
-        return inPlace ? x.addi(m) : x.add(m);
+        return pass.afterBlock(i, t.withX(inPlace ? x.addi(m) : x.add(m)));
     }
 
-    private NDArray attention(BlockWeights w, NDArray x) {
+    /**
+     * Multi-head self-attention. {@code bias} [B,1,1,N] is added to the logits of each key (proportional
+     * attention, padding masks); {@code view[0]} receives the CLS row averaged over heads and {@code view[1]}
+     * the keys averaged over heads when asked for.
+     */
+    private NDArray attention(BlockWeights w, NDArray x, NDArray bias, boolean wantCls, boolean wantKeys,
+                              NDArray[] view) {
         Shape s = x.getShape();
         long b = s.get(0);
         long n = s.get(1);
@@ -381,21 +461,35 @@ public final class VisionTransformer implements AutoCloseable {
         NDArray q = qkv.get(0);
         NDArray k = qkv.get(1);
         NDArray v = qkv.get(2);
-        NDArray attn = q.matMul(k.transpose(0, 1, 3, 2)).softmax(-1);
+        NDArray logits = q.matMul(k.transpose(0, 1, 3, 2));
+        if (bias != null) {
+            logits = logits.add(bias);
+        }
+        NDArray attn = logits.softmax(-1);
+        if (wantCls) {
+            view[0] = attn.get(new NDIndex(":, :, 0, :")).mean(new int[] {1});
+        }
+        if (wantKeys) {
+            view[1] = k.mean(new int[] {1});
+        }
         NDArray o = attn.matMul(v).transpose(0, 2, 1, 3).reshape(b, n, cfg.width());
         return linear(o, w.projW, w.projB);
     }
 
-    /** Final norm, pooling and classifier. */
-    public NDArray head(NDArray x) {
+    /** Final norm, pooling and classifier. Padded tokens (per-image counts) are left out of the mean. */
+    public NDArray head(Tokens t) {
+        NDArray x = t.x;
         if (cfg.globalPool().equals("avg")) {
-            NDArray feats;
-            String patches = ":, " + cfg.prefixTokens() + ":, :";
-            if (cfg.fcNorm()) { // timm: norm is identity, fc_norm follows the pooling
-                feats = layerNorm(x.get(new NDIndex(patches)).mean(new int[] {1}), normW, normB);
-            } else { // timm: norm on every token, then the mean over patches
-                feats = layerNorm(x, normW, normB).get(new NDIndex(patches)).mean(new int[] {1});
+            NDArray tokens = cfg.fcNorm() ? x : layerNorm(x, normW, normB);
+            NDArray patches = tokens.get(new NDIndex(":, {}:, :", cfg.prefixTokens()));
+            NDArray pooled;
+            if (t.keyMask != null) {
+                NDArray keep = t.keyMask.get(new NDIndex(":, 0, 0, {}:", cfg.prefixTokens())).exp().expandDims(2);
+                pooled = patches.mul(keep).sum(new int[] {1}).div(keep.sum(new int[] {1}));
+            } else {
+                pooled = patches.mean(new int[] {1});
             }
+            NDArray feats = cfg.fcNorm() ? layerNorm(pooled, normW, normB) : pooled;
             return headW == null ? feats : linear(feats, headW, headB);
         }
         NDArray normed = layerNorm(x.get(new NDIndex(":, :{}, :", cfg.prefixTokens())), normW, normB);

@@ -1,0 +1,206 @@
+package dev.vitrim.reduce;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.vitrim.model.VisionTransformer;
+import dev.vitrim.model.VitConfig;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Seed 000: attention-guided dynamic pruning. Importance of a patch = the CLS token's attention to it,
+ * averaged over heads and renormalised over the patches present, averaged over the last {@code avg} blocks.
+ * After each block from {@code start} on, keep a fraction of the patches entering that step that falls
+ * linearly from {@code keep0} to {@code keep1} between the start block and the last block, never below the
+ * floor; with {@code mass}, each image keeps the fewest patches whose importance sums to the mass (clamped
+ * between the floor and the schedule), so counts differ per image. Prefix tokens are never pruned.
+ */
+public final class AttentionPruning implements TokenReducer {
+    static final Set<String> KEYS = Set.of("keep", "start", "min", "avg", "mass");
+
+    final double keep0;
+    final double keep1;
+    final int start;
+    final double min;
+    final int avg;
+    final double mass; // NaN: off
+
+    AttentionPruning(SpecParams p) {
+        double[] k = p.range("keep", 0.8, 0.4);
+        keep0 = k[0];
+        keep1 = k[1];
+        start = p.integer("start", 3);
+        min = p.dbl("min", 0.2);
+        avg = p.integer("avg", 3);
+        mass = p.has("mass") ? p.fraction("mass", 0.9) : Double.NaN;
+        if (start < 0) {
+            throw p.error("start=" + start + " must be a block index >= 0");
+        }
+        if (!(min > 0)) {
+            throw p.error("min=" + min + " must be a fraction in (0, 1] or a token count >= 1");
+        }
+        if (min > 1 && min != Math.floor(min)) {
+            throw p.error("min=" + min + " must be a fraction in (0, 1] or a whole token count");
+        }
+        if (avg < 1) {
+            throw p.error("avg=" + avg + " must be at least 1");
+        }
+    }
+
+    @Override
+    public String spec() {
+        return String.format(Locale.ROOT, "attn:keep=%s..%s,start=%d,min=%s,avg=%d%s", num(keep0), num(keep1), start,
+                num(min), avg, Double.isNaN(mass) ? "" : ",mass=" + num(mass));
+    }
+
+    static String num(double v) {
+        return v == Math.floor(v) && v >= 1 ? Long.toString((long) v) : Double.toString(v);
+    }
+
+    @Override
+    public void validate(VitConfig c) {
+        if (start > c.depth() - 1) {
+            throw new dev.vitrim.VitrimException("--reduce '" + spec() + "': start=" + start
+                    + " is beyond the last block (blocks 0.." + (c.depth() - 1) + ")");
+        }
+    }
+
+    @Override
+    public boolean perImageCounts() {
+        return !Double.isNaN(mass);
+    }
+
+    /** Minimum patches kept: a fraction of the original patches (rounded up) or an absolute count. */
+    int floor(int originalPatches) {
+        int f = min <= 1 ? (int) Math.ceil(min * originalPatches - 1e-9) : (int) min;
+        return Math.max(1, f);
+    }
+
+    boolean prunesAfter(int block, int depth) {
+        return block >= start && block <= depth - 2;
+    }
+
+    double fraction(int block, int depth) {
+        int span = depth - 1 - start;
+        return span <= 0 ? keep0 : keep0 + (keep1 - keep0) * (block - start) / span;
+    }
+
+    /** Patches kept after {@code block} from {@code m} entering it (the schedule, without mass). */
+    int scheduleCount(int block, int depth, int m, int originalPatches) {
+        int c = (int) Math.ceil(fraction(block, depth) * m - 1e-9);
+        return Math.min(m, Math.max(floor(originalPatches), c));
+    }
+
+    @Override
+    public int countAfterBlock(VitConfig c, int block, int n, int[] stash) {
+        if (!prunesAfter(block, c.depth())) {
+            return n;
+        }
+        return c.prefixTokens() + scheduleCount(block, c.depth(), n - c.prefixTokens(), c.numPatches());
+    }
+
+    @Override
+    public long overheadMacs(VitConfig c, int block, int n) {
+        return block >= start - avg + 1 && block <= c.depth() - 2 ? (long) c.heads() * n : 0;
+    }
+
+    @Override
+    public Pass begin(VisionTransformer model, Tokens initial) {
+        validate(model.config());
+        return new AttnPass(model.config().depth(), initial.patches());
+    }
+
+    private final class AttnPass implements Pass {
+        final int depth;
+        final int originalPatches;
+        final Deque<NDArray> history = new ArrayDeque<>();
+
+        AttnPass(int depth, int originalPatches) {
+            this.depth = depth;
+            this.originalPatches = originalPatches;
+        }
+
+        @Override
+        public boolean needsClsAttention(int block) {
+            return block >= start - avg + 1 && block <= depth - 2;
+        }
+
+        @Override
+        public Tokens afterAttention(int block, Tokens t, AttentionView view) {
+            if (!needsClsAttention(block)) {
+                return t;
+            }
+            NDArray imp = view.clsAttention().get(new NDIndex(":, {}:", t.prefix));
+            imp = imp.div(imp.sum(new int[] {1}, true)); // renormalise over the patches present
+            history.addLast(imp);
+            if (history.size() > avg) {
+                history.removeFirst();
+            }
+            return t;
+        }
+
+        @Override
+        public Tokens afterBlock(int block, Tokens t) {
+            if (!prunesAfter(block, depth)) {
+                return t;
+            }
+            NDArray score = history.size() == 1 ? history.peekFirst()
+                    : ai.djl.ndarray.NDArrays.stack(new NDList(history)).mean(new int[] {0});
+            int b = t.batch();
+            int m = t.patches();
+            int[] entering = new int[b];
+            for (int i = 0; i < b; i++) {
+                entering[i] = t.counts == null ? m : t.counts[i] - t.prefix;
+            }
+            if (t.keyMask != null) {
+                score = score.add(t.keyMask.get(new NDIndex(":, 0, 0, {}:", t.prefix)));
+            }
+            int[] keep = new int[b];
+            for (int i = 0; i < b; i++) {
+                keep[i] = scheduleCount(block, depth, entering[i], originalPatches);
+            }
+            int kmax = 0;
+            if (!Double.isNaN(mass)) {
+                NDArray sorted = score.topK(m, 1, true, true).get(0).maximum(0f);
+                NDArray cum = sorted.div(sorted.sum(new int[] {1}, true)).cumSum(1);
+                long[] below = cum.lt(mass).toType(DataType.INT64, false).sum(new int[] {1}).toLongArray();
+                for (int i = 0; i < b; i++) {
+                    keep[i] = (int) Math.max(floor(originalPatches), Math.min(keep[i], below[i] + 1));
+                }
+            }
+            boolean ragged = false;
+            for (int i = 0; i < b; i++) {
+                kmax = Math.max(kmax, keep[i]);
+                ragged |= keep[i] != keep[0];
+            }
+            NDArray idx = score.topK(kmax, 1, true, true).get(1);
+            Deque<NDArray> kept = new ArrayDeque<>();
+            for (NDArray h : history) {
+                kept.addLast(h.gather(idx, 1));
+            }
+            history.clear();
+            history.addAll(kept);
+            Tokens out = t.keepPatches(idx);
+            if (!ragged) {
+                return out;
+            }
+            float[] mask = new float[b * (t.prefix + kmax)];
+            for (int i = 0; i < b; i++) {
+                for (int j = t.prefix + keep[i]; j < t.prefix + kmax; j++) {
+                    mask[i * (t.prefix + kmax) + j] = Float.NEGATIVE_INFINITY;
+                }
+            }
+            int[] counts = new int[b];
+            for (int i = 0; i < b; i++) {
+                counts[i] = t.prefix + keep[i];
+            }
+            NDArray maskArr = t.x.getManager().create(mask, new Shape(b, 1, 1, t.prefix + kmax));
+            return out.withMask(maskArr, counts);
+        }
+    }
+}

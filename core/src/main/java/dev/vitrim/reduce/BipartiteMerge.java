@@ -1,0 +1,86 @@
+package dev.vitrim.reduce;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * ToMe's bipartite soft matching (Bolya et al., ICLR 2023): tokens alternate into sets A (even) and B (odd);
+ * each A token finds its most similar B token by cosine similarity of the metric; the r best-matched A tokens
+ * merge into their matches (many-to-one) with a size-weighted average; prefix tokens never merge. Output
+ * order: the unmerged A tokens in their original order, then all B tokens.
+ *
+ * <p>DJL has no scatter-add, so the many-to-one accumulation is a product with a one-hot matrix, which sums
+ * exactly.
+ */
+public final class BipartiteMerge {
+    private BipartiteMerge() {}
+
+    /** The largest r that can be merged from {@code n} tokens with {@code prefix} protected ones. */
+    public static int maxR(int n, int prefix) {
+        return Math.max(0, (n - prefix) / 2);
+    }
+
+    /**
+     * @param t      tokens (x [B,N,C], sizes [B,N,1] or null, positions [B,N])
+     * @param metric [B,N,K] similarity metric (ToMe: the keys averaged over heads), not yet normalised
+     * @param r      tokens to remove; clamped to {@link #maxR}
+     */
+    public static Tokens merge(Tokens t, NDArray metric, int r) {
+        int n = t.count();
+        r = Math.min(r, maxR(n, t.prefix));
+        if (r <= 0) {
+            return t;
+        }
+        long b = t.batch();
+        NDManager mgr = t.x.getManager();
+        NDArray m = metric.div(metric.square().sum(new int[] {-1}, true).sqrt());
+        NDArray a = m.get(new NDIndex(":, ::2, :"));
+        NDArray bb = m.get(new NDIndex(":, 1::2, :"));
+        int na = (n + 1) / 2;
+        int nb = n / 2;
+        NDArray scores = a.matMul(bb.transpose(0, 2, 1)); // [B,na,nb]
+        scores = scores.add(protection(mgr, na, nb, t.prefix));
+        NDArray nodeMax = scores.max(new int[] {-1});
+        NDArray nodeIdx = scores.argMax(-1);
+        NDArray edge = nodeMax.argSort(-1, false);
+        NDArray unm = edge.get(new NDIndex(":, {}:", r)).sort(-1);
+        NDArray src = edge.get(new NDIndex(":, :{}", r));
+        NDArray dst = nodeIdx.gather(src, 1);
+
+        int c = t.width();
+        NDArray s = t.sizesOrOnes();
+        NDArray ext = t.x.mul(s).concat(s, 2); // [B,N,C+1]: weighted features and sizes merge together
+        NDArray ea = ext.get(new NDIndex(":, ::2, :"));
+        NDArray eb = ext.get(new NDIndex(":, 1::2, :"));
+        NDArray unmE = Tokens.gather(ea, unm);
+        NDArray srcE = Tokens.gather(ea, src);
+        NDArray oneHot = dst.expandDims(2).eq(mgr.arange(0, nb, 1, DataType.INT64).reshape(1, 1, nb))
+                .toType(DataType.FLOAT32, false); // [B,r,nb]
+        NDArray merged = eb.add(oneHot.transpose(0, 2, 1).matMul(srcE));
+        NDArray out = unmE.concat(merged, 1); // [B, N-r, C+1]
+        NDArray sizes = out.get(new NDIndex(":, :, {}:", c));
+        NDArray x = out.get(new NDIndex(":, :, :{}", c)).div(sizes);
+        NDArray pa = t.positions.get(new NDIndex(":, ::2"));
+        NDArray pb = t.positions.get(new NDIndex(":, 1::2"));
+        NDArray pos = pa.gather(unm, 1).concat(pb, 1);
+        return new Tokens(x, sizes, pos, t.prefix, t.stash, null, null);
+    }
+
+    /** -inf where a prefix token would merge: prefix tokens in A never leave, prefix tokens in B never receive. */
+    private static NDArray protection(NDManager m, int na, int nb, int prefix) {
+        float[] p = new float[na * nb];
+        for (int i = 0; i < prefix; i++) {
+            if (i % 2 == 0) {
+                java.util.Arrays.fill(p, (i / 2) * nb, (i / 2 + 1) * nb, Float.NEGATIVE_INFINITY);
+            } else {
+                for (int row = 0; row < na; row++) {
+                    p[row * nb + i / 2] = Float.NEGATIVE_INFINITY;
+                }
+            }
+        }
+        return m.create(p, new Shape(1, na, nb));
+    }
+}

@@ -1,0 +1,124 @@
+package dev.vitrim.reduce;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import dev.vitrim.model.VisionTransformer;
+import dev.vitrim.model.VitConfig;
+import java.util.Locale;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * The control every learned method must beat: prune at random on EViT's schedule ({@code keep, at}) or on
+ * Cropr's ({@code R, llf}). Scores come from a seeded generator per block, identical for every image, so a
+ * batch gives each image what it would get alone. Needs nothing from attention.
+ */
+public final class RandomPruning implements TokenReducer {
+    static final Set<String> KEYS = Set.of("keep", "at", "r", "llf", "seed");
+
+    final EVit evitSchedule; // null when on Cropr's schedule
+    final int r;
+    final boolean llf;
+    final long seed;
+
+    RandomPruning(SpecParams p) {
+        boolean cropr = p.has("r") || p.has("llf");
+        if (cropr && (p.has("keep") || p.has("at"))) {
+            throw p.error("choose one schedule: keep/at (EViT's) or R/llf (Cropr's)");
+        }
+        evitSchedule = cropr ? null : new EVit(new SpecParams(p.spec, "random", paramsFor(p), EVit.KEYS));
+        r = p.integer("r", 8);
+        llf = p.bool("llf", true);
+        seed = p.lng("seed", 0);
+    }
+
+    private static String paramsFor(SpecParams p) {
+        StringBuilder sb = new StringBuilder("fuse=false");
+        if (p.has("keep")) {
+            sb.append(",keep=").append(p.string("keep", ""));
+        }
+        if (p.has("at")) {
+            sb.append(",at=").append(p.string("at", ""));
+        }
+        return sb.toString();
+    }
+
+    @Override
+    public String spec() {
+        if (evitSchedule != null) {
+            return evitSchedule.spec().replace("evit:", "random:").replace(",fuse=false", "") + ",seed=" + seed;
+        }
+        return String.format(Locale.ROOT, "random:R=%d,llf=%s,seed=%d", r, llf, seed);
+    }
+
+    @Override
+    public void validate(VitConfig c) {
+        if (evitSchedule != null) {
+            evitSchedule.validate(c);
+        } else {
+            Cropr.validateSchedule(spec(), c, r, llf);
+        }
+    }
+
+    @Override
+    public int countAfterAttention(VitConfig c, int block, int n) {
+        return evitSchedule != null ? evitSchedule.countAfterAttention(c, block, n) : n;
+    }
+
+    @Override
+    public int countAfterBlock(VitConfig c, int block, int n, int[] stash) {
+        if (evitSchedule != null || block > Cropr.lastModule(c.depth(), llf)) {
+            return n;
+        }
+        int p = Cropr.pruned(block, r);
+        stash[0] += llf ? p : 0;
+        return n - p;
+    }
+
+    @Override
+    public int countBeforeLastBlock(VitConfig c, int n, int[] stash) {
+        return n + stash[0];
+    }
+
+    /** Random scores for {@code m} patches at {@code block}, the same for every image. */
+    NDArray scores(Tokens t, int block, int m) {
+        Random rng = new Random(seed * 1_000_003L + block);
+        float[] s = new float[m];
+        for (int i = 0; i < m; i++) {
+            s[i] = rng.nextFloat();
+        }
+        return t.x.getManager().create(s, new Shape(1, m)).repeat(0, t.batch());
+    }
+
+    @Override
+    public Pass begin(VisionTransformer model, Tokens initial) {
+        VitConfig c = model.config();
+        validate(c);
+        return new Pass() {
+            @Override
+            public Tokens afterAttention(int block, Tokens t, AttentionView view) {
+                if (evitSchedule == null || !evitSchedule.prunesAt(c, block)) {
+                    return t;
+                }
+                Reducers.requireUniform(t, "random");
+                int m = t.patches();
+                NDArray idx = scores(t, block, m).topK(evitSchedule.left(m), 1, true, true).get(1);
+                return t.keepPatches(idx);
+            }
+
+            @Override
+            public Tokens afterBlock(int block, Tokens t) {
+                if (evitSchedule != null || block > Cropr.lastModule(c.depth(), llf) || r == 0) {
+                    return t;
+                }
+                Reducers.requireUniform(t, "random");
+                return Cropr.pruneLowest(t, scores(t, block, t.patches()), Cropr.pruned(block, r), llf);
+            }
+
+            @Override
+            public Tokens beforeLastBlock(Tokens t) {
+                return evitSchedule == null && llf ? t.rejoinStash() : t;
+            }
+        };
+    }
+}

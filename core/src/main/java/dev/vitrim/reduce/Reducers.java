@@ -1,0 +1,210 @@
+package dev.vitrim.reduce;
+
+import dev.vitrim.VitrimException;
+import dev.vitrim.model.VisionTransformer;
+import dev.vitrim.model.VitConfig;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/**
+ * Parses reducer specs: {@code method:key=value,key=value}, several joined with {@code +} (applied in order),
+ * {@code none} for the unreduced model. Block indices are 0-based; lists use {@code /}.
+ */
+public final class Reducers {
+    public static final String METHODS = "none, attn, evit, tome, cropr, random";
+
+    /** Every method with an example spec, for help texts. */
+    public static final String HELP = String.join("%n",
+            "none                                  the unreduced model",
+            "attn:keep=0.8..0.4,start=3,min=0.2,avg=3[,mass=0.9]",
+            "                                      seed 000: CLS-attention pruning after each block from start",
+            "evit:keep=0.7,at=3/6/9,fuse=true      EViT: keep the most attended patches, fuse the rest",
+            "tome:r=13[,prop=true][,schedule=decreasing] | tome:r=20/18/...",
+            "                                      ToMe: merge r tokens in every block",
+            "cropr:R=8,llf=true                    Token Cropr: learned queries prune R per block",
+            "random:keep=0.7,at=3/6/9,seed=0 | random:R=8,llf=true,seed=0",
+            "                                      random pruning on EViT's or Cropr's schedule",
+            "a+b                                   apply several in order (e.g. attn:...+tome:r=4)");
+
+    private Reducers() {}
+
+    /** Parses a spec; {@code none} (or an empty spec) gives {@link #NONE}. */
+    public static TokenReducer parse(String spec) {
+        if (spec == null || spec.isBlank() || spec.trim().equalsIgnoreCase("none")) {
+            return NONE;
+        }
+        List<TokenReducer> parts = new ArrayList<>();
+        for (String one : spec.split("\\+")) {
+            parts.add(parseOne(spec, one.trim()));
+        }
+        return parts.size() == 1 ? parts.get(0) : new Chain(parts);
+    }
+
+    /** Parses and checks against an architecture. */
+    public static TokenReducer parse(String spec, VitConfig c) {
+        TokenReducer r = parse(spec);
+        r.validate(c);
+        return r;
+    }
+
+    private static TokenReducer parseOne(String whole, String one) {
+        int colon = one.indexOf(':');
+        String method = (colon < 0 ? one : one.substring(0, colon)).trim().toLowerCase(Locale.ROOT);
+        String params = colon < 0 ? "" : one.substring(colon + 1);
+        switch (method) {
+            case "none":
+                if (!params.isBlank()) {
+                    throw new VitrimException("--reduce '" + whole + "': none takes no parameters");
+                }
+                return NONE;
+            case "attn":
+                return new AttentionPruning(new SpecParams(whole, method, params, AttentionPruning.KEYS));
+            case "evit":
+                return new EVit(new SpecParams(whole, method, params, EVit.KEYS));
+            case "tome":
+                return new ToMe(new SpecParams(whole, method, params, ToMe.KEYS));
+            case "cropr":
+                return new Cropr(new SpecParams(whole, method, params, Cropr.KEYS));
+            case "random":
+                return new RandomPruning(new SpecParams(whole, method, params, RandomPruning.KEYS));
+            default:
+                throw new VitrimException("--reduce '" + whole + "': unknown method '" + method + "' (allowed: "
+                        + METHODS + ")");
+        }
+    }
+
+    /** Merging and fixed-count pruning need every image to hold the same tokens. */
+    static void requireUniform(Tokens t, String method) {
+        if (t.keyMask != null) {
+            throw new VitrimException("--reduce: " + method + " cannot follow a reducer that keeps a different number "
+                    + "of tokens per image (attn with mass); put it first or drop mass");
+        }
+    }
+
+    /** The unreduced model. */
+    public static final TokenReducer NONE = new TokenReducer() {
+        private final Pass pass = new Pass() {};
+
+        @Override
+        public String spec() {
+            return "none";
+        }
+
+        @Override
+        public Pass begin(VisionTransformer model, Tokens initial) {
+            return pass;
+        }
+    };
+
+    /** Several reducers applied in order at every hook. */
+    static final class Chain implements TokenReducer {
+        final List<TokenReducer> parts;
+
+        Chain(List<TokenReducer> parts) {
+            this.parts = List.copyOf(parts);
+        }
+
+        @Override
+        public String spec() {
+            return parts.stream().map(TokenReducer::spec).collect(Collectors.joining("+"));
+        }
+
+        @Override
+        public void validate(VitConfig c) {
+            parts.forEach(p -> p.validate(c));
+        }
+
+        @Override
+        public boolean perImageCounts() {
+            return parts.stream().anyMatch(TokenReducer::perImageCounts);
+        }
+
+        @Override
+        public int countAfterAttention(VitConfig c, int block, int n) {
+            for (TokenReducer p : parts) {
+                n = p.countAfterAttention(c, block, n);
+            }
+            return n;
+        }
+
+        @Override
+        public int countAfterBlock(VitConfig c, int block, int n, int[] stash) {
+            for (TokenReducer p : parts) {
+                n = p.countAfterBlock(c, block, n, stash);
+            }
+            return n;
+        }
+
+        @Override
+        public int countBeforeLastBlock(VitConfig c, int n, int[] stash) {
+            for (TokenReducer p : parts) { // the first reducer with Last Layer Fusion re-joins the whole stash
+                int joined = p.countBeforeLastBlock(c, n, stash);
+                if (joined != n) {
+                    return joined;
+                }
+            }
+            return n;
+        }
+
+        @Override
+        public long overheadMacs(VitConfig c, int block, int n) {
+            return parts.stream().mapToLong(p -> p.overheadMacs(c, block, n)).sum();
+        }
+
+        @Override
+        public Pass begin(VisionTransformer model, Tokens initial) {
+            List<Pass> passes = new ArrayList<>();
+            for (TokenReducer p : parts) {
+                passes.add(p.begin(model, initial));
+            }
+            return new Pass() {
+                @Override
+                public boolean needsClsAttention(int block) {
+                    return passes.stream().anyMatch(p -> p.needsClsAttention(block));
+                }
+
+                @Override
+                public boolean needsMeanKeys(int block) {
+                    return passes.stream().anyMatch(p -> p.needsMeanKeys(block));
+                }
+
+                @Override
+                public boolean proportionalAttention(int block) {
+                    return passes.stream().anyMatch(p -> p.proportionalAttention(block));
+                }
+
+                @Override
+                public Tokens afterAttention(int block, Tokens t, AttentionView view) {
+                    // a reducer that changed the tokens invalidates the attention view for the next one
+                    Tokens cur = t;
+                    for (Pass p : passes) {
+                        if (cur != t && (p.needsClsAttention(block) || p.needsMeanKeys(block))) {
+                            throw new VitrimException("--reduce '" + spec() + "': two reducers act on the attention "
+                                    + "of block " + block + "; give them different blocks");
+                        }
+                        cur = p.afterAttention(block, cur, view);
+                    }
+                    return cur;
+                }
+
+                @Override
+                public Tokens afterBlock(int block, Tokens t) {
+                    for (Pass p : passes) {
+                        t = p.afterBlock(block, t);
+                    }
+                    return t;
+                }
+
+                @Override
+                public Tokens beforeLastBlock(Tokens t) {
+                    for (Pass p : passes) {
+                        t = p.beforeLastBlock(t);
+                    }
+                    return t;
+                }
+            };
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package dev.vitrim.reduce;
+
+import dev.vitrim.model.VisionTransformer;
+import dev.vitrim.model.VitConfig;
+
+/**
+ * A token-reduction method. A reducer is a description (its spec); {@link #begin} makes the per-forward
+ * state ({@link Pass}) that sees the tokens between attention and MLP, after each block, and before the last
+ * block. The count methods describe the same schedule without running the model, for MAC counting.
+ */
+public interface TokenReducer {
+    /** The canonical spec string, e.g. {@code tome:r=13,prop=true}. */
+    String spec();
+
+    /** Validates the reducer against a model (block indices, counts) and returns the state of one forward. */
+    Pass begin(VisionTransformer model, Tokens initial);
+
+    /** Checks the spec against an architecture; throws {@code VitrimException} naming the problem. */
+    default void validate(VitConfig c) {}
+
+    /** Token count after {@link Pass#afterAttention} of block {@code block}, from {@code n} entering it. */
+    default int countAfterAttention(VitConfig c, int block, int n) {
+        return n;
+    }
+
+    /** Token count after {@link Pass#afterBlock}; {@code stash} accumulates tokens set aside. */
+    default int countAfterBlock(VitConfig c, int block, int n, int[] stash) {
+        return n;
+    }
+
+    /** Token count entering the last block (Last Layer Fusion brings the stash back). */
+    default int countBeforeLastBlock(VitConfig c, int n, int[] stash) {
+        return n;
+    }
+
+    /** MACs the reducer itself spends at this block (scoring, matching, merging) on {@code n} tokens. */
+    default long overheadMacs(VitConfig c, int block, int n) {
+        return 0;
+    }
+
+    /** Whether images of one batch may keep different numbers of tokens. */
+    default boolean perImageCounts() {
+        return false;
+    }
+
+    /** The state of one forward. Defaults do nothing, so the model runs on its fastest path. */
+    interface Pass {
+        default boolean needsClsAttention(int block) {
+            return false;
+        }
+
+        default boolean needsMeanKeys(int block) {
+            return false;
+        }
+
+        /** ToMe's proportional attention: log(size) added to the attention logits of each key. */
+        default boolean proportionalAttention(int block) {
+            return false;
+        }
+
+        default Tokens afterAttention(int block, Tokens t, AttentionView view) {
+            return t;
+        }
+
+        default Tokens afterBlock(int block, Tokens t) {
+            return t;
+        }
+
+        default Tokens beforeLastBlock(Tokens t) {
+            return t;
+        }
+    }
+}

@@ -1,0 +1,153 @@
+package dev.vitrim.reduce;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * The token state between blocks: an immutable value. {@code x} [B,N,D]; {@code sizes} [B,N,1] (how many
+ * original tokens each token stands for; null while every size is 1); {@code positions} [B,N] int64 (original
+ * index: CLS 0, patches 1..N, -1 for a fused token); {@code prefix} tokens (CLS, distillation) that are never
+ * pruned or merged; the {@code stash} of pruned tokens (for Last Layer Fusion); and an optional additive
+ * {@code keyMask} [B,1,1,N] (0 or -inf) when images of one batch keep different numbers of tokens — padded
+ * tokens are masked out of every attention, so each image computes exactly what it would alone.
+ */
+public final class Tokens {
+    public final NDArray x;
+    public final NDArray sizes;
+    public final NDArray positions;
+    public final int prefix;
+    public final List<Stashed> stash;
+    public final NDArray keyMask;
+    /** Real (unpadded) token count per image when {@link #keyMask} is set; null otherwise. */
+    public final int[] counts;
+
+    /** Pruned tokens set aside, in the state they were in when pruned. */
+    public record Stashed(NDArray x, NDArray sizes, NDArray positions) {}
+
+    public Tokens(NDArray x, NDArray sizes, NDArray positions, int prefix, List<Stashed> stash, NDArray keyMask,
+                  int[] counts) {
+        this.x = x;
+        this.sizes = sizes;
+        this.positions = positions;
+        this.prefix = prefix;
+        this.stash = Collections.unmodifiableList(stash);
+        this.keyMask = keyMask;
+        this.counts = counts;
+    }
+
+    /** Fresh tokens straight after the embedding: positions 0..N-1 (prefix first). */
+    public static Tokens initial(NDArray x, int prefix) {
+        Shape s = x.getShape();
+        NDManager m = x.getManager();
+        NDArray pos = m.arange(0, (int) s.get(1), 1, DataType.INT64).expandDims(0).repeat(0, s.get(0));
+        return new Tokens(x, null, pos, prefix, List.of(), null, null);
+    }
+
+    public int batch() {
+        return (int) x.getShape().get(0);
+    }
+
+    /** Tokens per image including padding. */
+    public int count() {
+        return (int) x.getShape().get(1);
+    }
+
+    /** Non-prefix tokens per image including padding. */
+    public int patches() {
+        return count() - prefix;
+    }
+
+    public int width() {
+        return (int) x.getShape().get(2);
+    }
+
+    public Tokens withX(NDArray nx) {
+        return new Tokens(nx, sizes, positions, prefix, stash, keyMask, counts);
+    }
+
+    /** Keeps the tokens at {@code idx} [B,k] (indices into all tokens, prefix included, int64). */
+    public Tokens select(NDArray idx) {
+        return new Tokens(gather(x, idx), sizes == null ? null : gather(sizes, idx), positions.gather(idx, 1), prefix,
+                stash, null, null);
+    }
+
+    /**
+     * Keeps the prefix tokens plus the non-prefix tokens at {@code patchIdx} [B,k] (indices counted among
+     * the non-prefix tokens), in that order.
+     */
+    public Tokens keepPatches(NDArray patchIdx) {
+        return select(withPrefix(patchIdx));
+    }
+
+    /** [B,k] indices among non-prefix tokens → [B,prefix+k] indices among all tokens, prefix first. */
+    public NDArray withPrefix(NDArray patchIdx) {
+        if (prefix == 0) {
+            return patchIdx;
+        }
+        NDArray shifted = patchIdx.add(prefix);
+        NDManager m = patchIdx.getManager();
+        NDArray pre = m.arange(0, prefix, 1, DataType.INT64).expandDims(0).repeat(0, patchIdx.getShape().get(0));
+        return pre.concat(shifted, 1);
+    }
+
+    /** Adds pruned tokens (given by {@code idx} among all tokens) to the stash. */
+    public Tokens stashing(NDArray idx, Tokens kept) {
+        List<Stashed> s = new ArrayList<>(stash);
+        s.add(new Stashed(gather(x, idx), sizes == null ? null : gather(sizes, idx), positions.gather(idx, 1)));
+        return new Tokens(kept.x, kept.sizes, kept.positions, prefix, s, kept.keyMask, kept.counts);
+    }
+
+    /** Last Layer Fusion: the stash joins the kept tokens again (after them), and the stash empties. */
+    public Tokens rejoinStash() {
+        if (stash.isEmpty()) {
+            return this;
+        }
+        NDList xs = new NDList(x);
+        NDList ps = new NDList(positions);
+        boolean anySizes = sizes != null || stash.stream().anyMatch(s -> s.sizes() != null);
+        NDList ss = new NDList(anySizes ? sizesOrOnes() : null);
+        for (Stashed s : stash) {
+            xs.add(s.x());
+            ps.add(s.positions());
+            if (anySizes) {
+                ss.add(s.sizes() != null ? s.sizes() : s.x().getManager().ones(
+                        new Shape(s.x().getShape().get(0), s.x().getShape().get(1), 1)));
+            }
+        }
+        NDArray nx = concat(xs);
+        return new Tokens(nx, anySizes ? concat(ss) : null, concat(ps), prefix, List.of(), null, null);
+    }
+
+    public Tokens withSizes(NDArray s) {
+        return new Tokens(x, s, positions, prefix, stash, keyMask, counts);
+    }
+
+    public Tokens withMask(NDArray mask, int[] perImage) {
+        return new Tokens(x, sizes, positions, prefix, stash, mask, perImage);
+    }
+
+    public NDArray sizesOrOnes() {
+        return sizes != null ? sizes : x.getManager().ones(new Shape(batch(), count(), 1));
+    }
+
+    static NDArray concat(NDList parts) {
+        NDArray out = parts.get(0);
+        if (parts.size() == 1) {
+            return out;
+        }
+        return ai.djl.ndarray.NDArrays.concat(parts, 1);
+    }
+
+    /** x [B,N,C] at idx [B,k] → [B,k,C]. */
+    public static NDArray gather(NDArray x, NDArray idx) {
+        Shape s = x.getShape();
+        Shape is = idx.getShape();
+        return x.gather(idx.expandDims(2).broadcast(is.get(0), is.get(1), s.get(2)), 1);
+    }
+}
