@@ -11,16 +11,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vitrim.VitrimException;
 import dev.vitrim.eval.Benchmark;
 import dev.vitrim.model.Macs;
-import dev.vitrim.model.Presets;
 import dev.vitrim.model.Torch;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.model.VitConfig;
+import dev.vitrim.reduce.Reducers;
+import dev.vitrim.reduce.TokenReducer;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -29,27 +28,24 @@ import picocli.CommandLine.Spec;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Measure forward speed: images/s and ms/image (median of repeated runs after warm-up), "
                 + "MACs, achieved GFLOP/s, and the machine's fp32 matrix-multiply ceiling measured in the same run.",
-                "", "With --arch the weights are random (speed does not depend on them)."},
+                "",
+                "With --reduce, the reduced and the unreduced model run interleaved in one process (baseline, "
+                        + "reduced, baseline, …) and the speedup is the ratio of their medians; --json then prints "
+                        + "{reduce, batch, gmacs, baseline_gmacs, images_per_s, baseline_images_per_s, speedup} "
+                        + "(an array of these for several batch sizes).",
+                "", "With --arch the weights are random (speed does not depend on them; token selection does a "
+                        + "little, so use a trained --model for reduced timings that matter)."},
         footer = {"", "Examples:", "  vitrim bench --arch vit_small_patch16_224 --batch 1,8,32",
-                "  vitrim bench --model vit224/ --batch 8 --json"})
+                "  vitrim bench --arch vit_base_patch16_224 --batch 8 --reduce tome:r=13 --json"})
 public final class BenchCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    static final class Source {
-        @Option(names = "--arch", paramLabel = "NAME", description = "A preset: vit_tiny|small|base|large_patch16_224, "
-                + "deit_tiny|small|base_patch16_224 and deit_*_distilled_patch16_224.")
-        String arch;
+    @Mixin
+    ArchOrModel model;
 
-        @Option(names = {"-m", "--model"}, paramLabel = "PATH", description = "A checkpoint file or folder.")
-        Path model;
-    }
-
-    @ArgGroup(exclusive = true, multiplicity = "1")
-    Source source;
-
-    @Option(names = "--heads", paramLabel = "N", description = "Heads for --model (default: from the file or width/64).")
-    int heads;
+    @Mixin
+    ReduceOptions reduce;
 
     @Mixin
     CommonOptions common;
@@ -81,54 +77,105 @@ public final class BenchCommand implements Callable<Integer> {
             throw new VitrimException("--runs must be >= 1 and --warmup >= 0");
         }
         Torch.engine(common.threads);
-        PrintWriter out = spec.commandLine().getOut();
-        VisionTransformer vit = source.arch != null ? VisionTransformer.random(Presets.get(source.arch), 0)
-                : VisionTransformer.load(source.model, heads);
-        try (vit) {
-            VitConfig c = vit.config();
-            long macs = Macs.unreduced(c);
-            double ceiling = Benchmark.gemmCeilingGflops(vit.manager());
-            ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-            ObjectNode doc = om.createObjectNode();
-            doc.put("model", source.arch != null ? source.arch : source.model.toString());
-            doc.put("gmacs", macs / 1e9);
-            doc.put("gemm_ceiling_gflops", ceiling);
-            doc.put("threads", ai.djl.pytorch.jni.JniUtils.getNumThreads());
-            ArrayNode rows = doc.putArray("results");
-            if (!json) {
-                out.printf(Locale.ROOT, "%s: %.3f GMACs/image, fp32 matmul ceiling %.1f GFLOP/s, %d threads%n",
-                        doc.get("model").asText(), macs / 1e9, ceiling, doc.get("threads").asInt());
-                out.printf(Locale.ROOT, "%6s %10s %10s %10s %9s %6s%n", "batch", "images/s", "ms/image", "GFLOP/s",
-                        "% ceiling", "runs");
-            }
-            for (int b : batches) {
-                Benchmark.Timing t;
-                try (NDManager m = vit.manager().newSubManager()) {
-                    Torch.inference();
-                    NDArray x = m.randomNormal(0, 1, new Shape(b, 3, c.imageSize(), c.imageSize()), DataType.FLOAT32);
-                    t = Benchmark.time(() -> {
-                        try (NDManager s = m.newSubManager()) {
-                            s.tempAttachAll(x);
-                            NDArray y = vit.forward(x);
-                            y.toFloatArray();
-                        }
-                    }, warmup, runs, 1000, seconds);
-                }
-                double ips = b / (t.medianMs() / 1e3);
-                double gflops = 2.0 * macs * ips / 1e9;
-                ObjectNode r = rows.addObject();
-                r.put("batch", b).put("images_per_s", ips).put("ms_per_image", t.medianMs() / b)
-                        .put("gflops", gflops).put("fraction_of_ceiling", gflops / ceiling).put("runs", t.runs());
-                if (!json) {
-                    out.printf(Locale.ROOT, "%6d %10.2f %10.2f %10.1f %8.0f%% %6d%n", b, ips, t.medianMs() / b, gflops,
-                            100 * gflops / ceiling, t.runs());
-                    out.flush();
-                }
-            }
-            if (json) {
-                out.println(om.writeValueAsString(doc));
+        VitConfig cfg = model.config();
+        TokenReducer r = reduce.reducer(cfg);
+        try (VisionTransformer vit = model.load()) {
+            if (r == Reducers.NONE) {
+                plain(vit);
+            } else {
+                compared(vit, r);
             }
         }
         return 0;
+    }
+
+    /** Runs {@code body(x)} on a random batch in its own scope; returns the timing(s). */
+    private interface Body {
+        Benchmark.Timing[] run(NDManager m, NDArray x);
+    }
+
+    private Benchmark.Timing[] onBatch(VisionTransformer vit, int b, Body body) {
+        int px = vit.config().imageSize();
+        try (NDManager m = vit.manager().newSubManager()) {
+            Torch.inference();
+            NDArray x = m.randomNormal(0, 1, new Shape(b, 3, px, px), DataType.FLOAT32);
+            return body.run(m, x);
+        }
+    }
+
+    private static Runnable forward(NDManager m, NDArray x, VisionTransformer vit, TokenReducer r) {
+        return () -> {
+            try (NDManager s = m.newSubManager()) {
+                s.tempAttachAll(x);
+                vit.forward(x, r, null).toFloatArray();
+            }
+        };
+    }
+
+    private void plain(VisionTransformer vit) throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        VitConfig c = vit.config();
+        long macs = Macs.unreduced(c);
+        double ceiling = Benchmark.gemmCeilingGflops(vit.manager());
+        ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode doc = om.createObjectNode();
+        doc.put("model", model.name()).put("gmacs", macs / 1e9).put("gemm_ceiling_gflops", ceiling)
+                .put("threads", ai.djl.pytorch.jni.JniUtils.getNumThreads());
+        ArrayNode rows = doc.putArray("results");
+        if (!json) {
+            out.printf(Locale.ROOT, "%s: %.3f GMACs/image, fp32 matmul ceiling %.1f GFLOP/s, %d threads%n",
+                    model.name(), macs / 1e9, ceiling, doc.get("threads").asInt());
+            out.printf(Locale.ROOT, "%6s %10s %10s %10s %9s %6s%n", "batch", "images/s", "ms/image", "GFLOP/s",
+                    "% ceiling", "runs");
+        }
+        for (int b : batches) {
+            Benchmark.Timing t = onBatch(vit, b, (m, x) -> new Benchmark.Timing[] {
+                Benchmark.time(forward(m, x, vit, Reducers.NONE), warmup, runs, 1000, seconds)})[0];
+            double ips = b / (t.medianMs() / 1e3);
+            double gflops = 2.0 * macs * ips / 1e9;
+            rows.addObject().put("batch", b).put("images_per_s", ips).put("ms_per_image", t.medianMs() / b)
+                    .put("gflops", gflops).put("fraction_of_ceiling", gflops / ceiling).put("runs", t.runs());
+            if (!json) {
+                out.printf(Locale.ROOT, "%6d %10.2f %10.2f %10.1f %8.0f%% %6d%n", b, ips, t.medianMs() / b, gflops,
+                        100 * gflops / ceiling, t.runs());
+                out.flush();
+            }
+        }
+        if (json) {
+            out.println(om.writeValueAsString(doc));
+        }
+    }
+
+    private void compared(VisionTransformer vit, TokenReducer r) throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        VitConfig c = vit.config();
+        long base = Macs.unreduced(c);
+        Macs.Plan plan = Macs.plan(c, r);
+        ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ArrayNode rows = om.createArrayNode();
+        if (!json) {
+            out.printf(Locale.ROOT, "%s, %s: %.3f GMACs/image%s vs %.3f unreduced (%.2fx fewer)%n", model.name(),
+                    r.spec(), plan.gmacs(), r.perImageCounts() ? " at most" : "", base / 1e9,
+                    (double) base / plan.macs());
+            out.printf(Locale.ROOT, "%6s %14s %14s %9s %11s%n", "batch", "images/s", "baseline", "speedup", "MAC ratio");
+        }
+        for (int b : batches) {
+            Benchmark.Timing[] t = onBatch(vit, b, (m, x) -> Benchmark.interleaved(forward(m, x, vit, Reducers.NONE),
+                    forward(m, x, vit, r), warmup, runs, 1000, seconds));
+            double baseIps = b / (t[0].medianMs() / 1e3);
+            double ips = b / (t[1].medianMs() / 1e3);
+            ObjectNode o = rows.addObject();
+            o.put("reduce", r.spec()).put("batch", b).put("gmacs", plan.gmacs()).put("baseline_gmacs", base / 1e9)
+                    .put("images_per_s", ips).put("baseline_images_per_s", baseIps).put("speedup", ips / baseIps)
+                    .put("mac_ratio", (double) base / plan.macs()).put("runs", t[0].runs());
+            if (!json) {
+                out.printf(Locale.ROOT, "%6d %14.2f %14.2f %8.2fx %10.2fx%n", b, ips, baseIps, ips / baseIps,
+                        (double) base / plan.macs());
+                out.flush();
+            }
+        }
+        if (json) {
+            out.println(om.writeValueAsString(rows.size() == 1 ? rows.get(0) : rows));
+        }
     }
 }

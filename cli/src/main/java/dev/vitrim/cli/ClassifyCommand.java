@@ -36,6 +36,12 @@ public final class ClassifyCommand implements Callable<Integer> {
     PreprocessOptions preprocess;
 
     @Mixin
+    ReduceOptions reduce;
+
+    @Mixin
+    TraceOption traceOption;
+
+    @Mixin
     CommonOptions common;
 
     @Option(names = "--top", paramLabel = "K", defaultValue = "5", description = "Classes to show (default: ${DEFAULT-VALUE}).")
@@ -64,8 +70,10 @@ public final class ClassifyCommand implements Callable<Integer> {
         List<Classification> results;
         try (VisionTransformer vit = modelOptions.load(common)) {
             PreprocessConfig pre = preprocess.apply(vit.config().preprocess());
-            Classifier classifier = new Classifier(vit, pre);
-            results = classifier.classify(images, top, logits, batch, null);
+            Classifier classifier = new Classifier(vit, pre, reduce.reducer(vit.config()));
+            dev.vitrim.reduce.Trace trace = traceOption.start();
+            results = classifier.classify(images, top, logits, batch, trace, null);
+            traceOption.finish(trace);
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();

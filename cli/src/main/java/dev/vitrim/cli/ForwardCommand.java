@@ -15,10 +15,17 @@ import picocli.CommandLine.Option;
                 "Use this for exact interop with NumPy/PyTorch: the input is used as is (no resizing or "
                         + "normalisation). H and W must be multiples of the patch size; a grid other than the "
                         + "checkpoint's resamples the position embedding bicubically, as timm does."},
-        footer = {"", "Example:", "  vitrim forward --model vit.safetensors --input x.npy --output logits.npy"})
+        footer = {"", "Example:", "  vitrim forward --model vit.safetensors --input x.npy --output logits.npy",
+                "  vitrim forward --model vit.safetensors --input x.npy --output y.npy --reduce tome:r=13 --trace t.json"})
 public final class ForwardCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
+
+    @Mixin
+    ReduceOptions reduce;
+
+    @Mixin
+    TraceOption traceOption;
 
     @Mixin
     CommonOptions common;
@@ -34,8 +41,10 @@ public final class ForwardCommand implements Callable<Integer> {
         FloatTensor x = Npy.read(input, 4, "the input images [B,3,H,W]");
         try (VisionTransformer vit = modelOptions.load(common)) {
             vit.checkInput(x.shape(), input.toString());
-            FloatTensor y = vit.forward(x);
+            dev.vitrim.reduce.Trace trace = traceOption.start();
+            FloatTensor y = vit.forward(x, reduce.reducer(vit.config()), trace);
             Npy.write(output, y);
+            traceOption.finish(trace);
         }
         return 0;
     }

@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
 /** The {@code vitrim} command line: one class per command, each a thin layer over the core library. */
 @Command(name = "vitrim", mixinStandardHelpOptions = true, version = "vitrim 0.1.0",
         description = {"Faster Vision Transformers by pruning and merging the tokens that don't matter.", ""},
-        subcommands = {ForwardCommand.class, ClassifyCommand.class, InfoCommand.class, BenchCommand.class,
+        subcommands = {ForwardCommand.class, ClassifyCommand.class, InfoCommand.class, FlopsCommand.class,
+                BenchCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit status: 0 success, 2 bad input (the message names the file, tensor or parameter), "
                 + "1 internal error.", "Add --verbose to any command for a stack trace."})
@@ -31,6 +32,7 @@ public final class Main implements Runnable {
         cl.setOut(out);
         cl.setErr(err);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setUsageHelpWidth(110);
         cl.setParameterExceptionHandler((ex, a) -> {
             CommandLine c = ex.getCommandLine();
             c.getErr().println("vitrim: " + ex.getMessage());

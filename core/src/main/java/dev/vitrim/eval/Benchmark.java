@@ -30,6 +30,37 @@ public final class Benchmark {
             body.run();
             t[n++] = (System.nanoTime() - t0) / 1e6;
         }
+        return summary(t, n);
+    }
+
+    /**
+     * Times {@code a} and {@code b} alternately in one process (a, b, a, b, …) so both see the same machine
+     * state, and returns their medians: {@code [timing of a, timing of b]}.
+     */
+    public static Timing[] interleaved(Runnable a, Runnable b, int warmup, int minRuns, int maxRuns,
+                                       double minSeconds) {
+        for (int i = 0; i < warmup; i++) {
+            a.run();
+            b.run();
+        }
+        double[] ta = new double[maxRuns];
+        double[] tb = new double[maxRuns];
+        int n = 0;
+        long start = System.nanoTime();
+        while (n < maxRuns && (n < minRuns || (System.nanoTime() - start) / 1e9 < minSeconds)) {
+            long t0 = System.nanoTime();
+            a.run();
+            long t1 = System.nanoTime();
+            b.run();
+            long t2 = System.nanoTime();
+            ta[n] = (t1 - t0) / 1e6;
+            tb[n] = (t2 - t1) / 1e6;
+            n++;
+        }
+        return new Timing[] {summary(ta, n), summary(tb, n)};
+    }
+
+    private static Timing summary(double[] t, int n) {
         double[] s = Arrays.copyOf(t, n);
         Arrays.sort(s);
         return new Timing(median(s), s[0], s[n - 1], n);

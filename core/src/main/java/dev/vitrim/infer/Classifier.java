@@ -6,6 +6,9 @@ import dev.vitrim.image.Preprocessor;
 import dev.vitrim.io.FloatTensor;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.model.VitConfig;
+import dev.vitrim.reduce.Reducers;
+import dev.vitrim.reduce.TokenReducer;
+import dev.vitrim.reduce.Trace;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,9 +19,15 @@ public final class Classifier {
     private final VisionTransformer model;
     private final Preprocessor preprocessor;
     private final int size;
+    private final TokenReducer reducer;
 
     public Classifier(VisionTransformer model, PreprocessConfig preprocess) {
+        this(model, preprocess, Reducers.NONE);
+    }
+
+    public Classifier(VisionTransformer model, PreprocessConfig preprocess, TokenReducer reducer) {
         this.model = model;
+        this.reducer = reducer;
         this.preprocessor = new Preprocessor(preprocess);
         this.size = preprocess.size();
         if (size % model.config().patchSize() != 0) {
@@ -29,9 +38,10 @@ public final class Classifier {
 
     /**
      * Classifies the files in batches of {@code batch}. Unreadable images get an error entry; the rest are
-     * classified. {@code progress} receives the number of images finished so far.
+     * classified. {@code trace} (may be null) records the reducer's work for the images that could be read,
+     * in order. {@code progress} receives the number of images finished so far.
      */
-    public List<Classification> classify(List<Path> files, int topK, boolean withLogits, int batch,
+    public List<Classification> classify(List<Path> files, int topK, boolean withLogits, int batch, Trace trace,
                                          IntConsumer progress) {
         List<Classification> results = new ArrayList<>(files.size());
         VitConfig c = model.config();
@@ -55,7 +65,8 @@ public final class Classifier {
                 for (int i = 0; i < inputs.size(); i++) {
                     System.arraycopy(inputs.get(i), 0, data, i * plane, plane);
                 }
-                FloatTensor logits = model.forward(new FloatTensor(new long[] {inputs.size(), 3, size, size}, data));
+                FloatTensor logits = model.forward(new FloatTensor(new long[] {inputs.size(), 3, size, size}, data),
+                        reducer, trace);
                 int classes = (int) logits.shape()[1];
                 for (int i = 0; i < inputs.size(); i++) {
                     float[] row = new float[classes];

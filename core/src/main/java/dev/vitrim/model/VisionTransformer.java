@@ -295,6 +295,9 @@ public final class VisionTransformer implements AutoCloseable {
     /** Forward with a token reducer, for arrays the caller manages. */
     public NDArray forward(NDArray images, TokenReducer reducer, Trace trace) {
         checkInput(images.getShape().getShape(), "input");
+        if (trace != null) {
+            trace.startBatch();
+        }
         boolean inference = !ai.djl.pytorch.jni.JniUtils.isGradMode();
         long b = images.getShape().get(0);
         int chunk = microBatch(images.getShape().get(2) / cfg.patchSize() * (images.getShape().get(3) / cfg.patchSize()));
@@ -425,7 +428,7 @@ public final class VisionTransformer implements AutoCloseable {
         boolean cls = pass.needsClsAttention(i);
         boolean keys = pass.needsMeanKeys(i);
         NDArray[] view = new NDArray[2];
-        NDArray a = attention(w, layerNorm(t.x, w.norm1W, w.norm1B), bias, cls, keys, view);
+        NDArray a = attention(w, layerNorm(t.x, w.norm1W, w.norm1B), bias, cls, keys, view, inPlace);
         if (w.ls1 != null) {
             a = inPlace ? a.muli(w.ls1) : a.mul(w.ls1);
         }
@@ -451,7 +454,7 @@ public final class VisionTransformer implements AutoCloseable {
      * the keys averaged over heads when asked for.
      */
     private NDArray attention(BlockWeights w, NDArray x, NDArray bias, boolean wantCls, boolean wantKeys,
-                              NDArray[] view) {
+                              NDArray[] view, boolean inPlace) {
         Shape s = x.getShape();
         long b = s.get(0);
         long n = s.get(1);
@@ -463,7 +466,7 @@ public final class VisionTransformer implements AutoCloseable {
         NDArray v = qkv.get(2);
         NDArray logits = q.matMul(k.transpose(0, 1, 3, 2));
         if (bias != null) {
-            logits = logits.add(bias);
+            logits = inPlace ? logits.addi(bias) : logits.add(bias);
         }
         NDArray attn = logits.softmax(-1);
         if (wantCls) {

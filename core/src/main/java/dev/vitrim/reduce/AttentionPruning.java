@@ -30,7 +30,11 @@ public final class AttentionPruning implements TokenReducer {
     final int avg;
     final double mass; // NaN: off
 
+    /** The spec as the user wrote it, for error messages. */
+    final String given;
+
     AttentionPruning(SpecParams p) {
+        given = p.spec;
         double[] k = p.range("keep", 0.8, 0.4);
         keep0 = k[0];
         keep1 = k[1];
@@ -65,7 +69,7 @@ public final class AttentionPruning implements TokenReducer {
     @Override
     public void validate(VitConfig c) {
         if (start > c.depth() - 1) {
-            throw new dev.vitrim.VitrimException("--reduce '" + spec() + "': start=" + start
+            throw new dev.vitrim.VitrimException("--reduce '" + given + "': start=" + start
                     + " is beyond the last block (blocks 0.." + (c.depth() - 1) + ")");
         }
     }
@@ -148,6 +152,10 @@ public final class AttentionPruning implements TokenReducer {
         public Tokens afterBlock(int block, Tokens t) {
             if (!prunesAfter(block, depth)) {
                 return t;
+            }
+            if (history.peekLast().getShape().get(1) != t.patches()) {
+                throw new dev.vitrim.VitrimException("--reduce '" + given + "': another reducer changed the tokens of "
+                        + "block " + block + " after attention; attn needs blocks of its own (e.g. tome:r=0/0/.../8)");
             }
             NDArray score = history.size() == 1 ? history.peekFirst()
                     : ai.djl.ndarray.NDArrays.stack(new NDList(history)).mean(new int[] {0});

@@ -50,23 +50,23 @@ public final class BipartiteMerge {
         NDArray src = edge.get(new NDIndex(":, :{}", r));
         NDArray dst = nodeIdx.gather(src, 1);
 
-        int c = t.width();
+        // One gather of the A tokens in the order [unmerged; sources], straight from the contiguous arrays
+        // (A token i sits at 2i, B token j at 2j+1); weighted features and sizes are handled alike.
+        NDArray order = unm.concat(src, 1).mul(2);
         NDArray s = t.sizesOrOnes();
-        NDArray ext = t.x.mul(s).concat(s, 2); // [B,N,C+1]: weighted features and sizes merge together
-        NDArray ea = ext.get(new NDIndex(":, ::2, :"));
-        NDArray eb = ext.get(new NDIndex(":, 1::2, :"));
-        NDArray unmE = Tokens.gather(ea, unm);
-        NDArray srcE = Tokens.gather(ea, src);
-        NDArray oneHot = dst.expandDims(2).eq(mgr.arange(0, nb, 1, DataType.INT64).reshape(1, 1, nb))
-                .toType(DataType.FLOAT32, false); // [B,r,nb]
-        NDArray merged = eb.add(oneHot.transpose(0, 2, 1).matMul(srcE));
-        NDArray out = unmE.concat(merged, 1); // [B, N-r, C+1]
-        NDArray sizes = out.get(new NDIndex(":, :, {}:", c));
-        NDArray x = out.get(new NDIndex(":, :, :{}", c)).div(sizes);
-        NDArray pa = t.positions.get(new NDIndex(":, ::2"));
-        NDArray pb = t.positions.get(new NDIndex(":, 1::2"));
-        NDArray pos = pa.gather(unm, 1).concat(pb, 1);
-        return new Tokens(x, sizes, pos, t.prefix, t.stash, null, null);
+        NDArray xw = t.sizes == null ? t.x : t.x.mul(s);
+        NDArray toDst = dst.expandDims(2).eq(mgr.arange(0, nb, 1, DataType.INT64).reshape(1, 1, nb))
+                .toType(DataType.FLOAT32, false).transpose(0, 2, 1); // [B,nb,r] one-hot
+        int keep = na - r;
+        NDArray xa = Tokens.gather(xw, order);
+        NDArray x = xa.get(new NDIndex(":, :{}, :", keep)).concat(xw.get(new NDIndex(":, 1::2, :"))
+                .add(toDst.matMul(xa.get(new NDIndex(":, {}:, :", keep)))), 1);
+        NDArray sa = Tokens.gather(s, order);
+        NDArray sizes = sa.get(new NDIndex(":, :{}, :", keep)).concat(s.get(new NDIndex(":, 1::2, :"))
+                .add(toDst.matMul(sa.get(new NDIndex(":, {}:, :", keep)))), 1);
+        NDArray pos = t.positions.gather(order.get(new NDIndex(":, :{}", keep)), 1)
+                .concat(t.positions.get(new NDIndex(":, 1::2")), 1);
+        return new Tokens(x.div(sizes), sizes, pos, t.prefix, t.stash, null, null);
     }
 
     /** -inf where a prefix token would merge: prefix tokens in A never leave, prefix tokens in B never receive. */

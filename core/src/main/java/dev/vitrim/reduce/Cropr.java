@@ -20,7 +20,11 @@ public final class Cropr implements TokenReducer {
     final int r;
     final boolean llf;
 
+    /** The spec as the user wrote it, for error messages. */
+    final String given;
+
     Cropr(SpecParams p) {
+        given = p.spec;
         r = p.integer("r", 8);
         llf = p.bool("llf", true);
         if (r < 0) {
@@ -61,7 +65,7 @@ public final class Cropr implements TokenReducer {
 
     @Override
     public void validate(VitConfig c) {
-        validateSchedule(spec(), c, r, llf);
+        validateSchedule(given, c, r, llf);
     }
 
     @Override
@@ -90,10 +94,10 @@ public final class Cropr implements TokenReducer {
         validate(c);
         int last = lastModule(c.depth(), llf);
         NDArray[] queries = new NDArray[last + 1];
-        for (int i = 0; i <= last; i++) {
+        for (int i = 0; i <= last && r > 0; i++) {
             queries[i] = model.croprQuery(i);
             if (queries[i] == null) {
-                throw new VitrimException("--reduce '" + spec() + "': the checkpoint has no Cropr queries for module "
+                throw new VitrimException("--reduce '" + given + "': the checkpoint has no Cropr queries for module "
                         + i + " ('cropr." + i + ".cross_attn.queries'); train them with `vitrim train --reduce cropr` "
                         + "or use a Cropr checkpoint");
             }

@@ -24,7 +24,11 @@ public final class EVit implements TokenReducer {
     final int[] at; // null: a quarter, half and three quarters of the depth (3/6/9 for 12 blocks)
     final boolean fuse;
 
+    /** The spec as the user wrote it, for error messages. */
+    final String given;
+
     EVit(SpecParams p) {
+        given = p.spec;
         keep = p.fraction("keep", 0.7);
         at = p.ints("at", null);
         fuse = p.bool("fuse", true);
@@ -49,7 +53,7 @@ public final class EVit implements TokenReducer {
     public void validate(VitConfig c) {
         for (int i : blocks(c)) {
             if (i < 0 || i >= c.depth()) {
-                throw new VitrimException("--reduce '" + spec() + "': at=" + i + " is outside the blocks 0.."
+                throw new VitrimException("--reduce '" + given + "': at=" + i + " is outside the blocks 0.."
                         + (c.depth() - 1));
             }
         }

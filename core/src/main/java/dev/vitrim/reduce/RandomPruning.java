@@ -21,7 +21,11 @@ public final class RandomPruning implements TokenReducer {
     final boolean llf;
     final long seed;
 
+    /** The spec as the user wrote it, for error messages. */
+    final String given;
+
     RandomPruning(SpecParams p) {
+        given = p.spec;
         boolean cropr = p.has("r") || p.has("llf");
         if (cropr && (p.has("keep") || p.has("at"))) {
             throw p.error("choose one schedule: keep/at (EViT's) or R/llf (Cropr's)");
@@ -56,7 +60,7 @@ public final class RandomPruning implements TokenReducer {
         if (evitSchedule != null) {
             evitSchedule.validate(c);
         } else {
-            Cropr.validateSchedule(spec(), c, r, llf);
+            Cropr.validateSchedule(given, c, r, llf);
         }
     }
 

@@ -16,17 +16,14 @@ public final class Reducers {
     public static final String METHODS = "none, attn, evit, tome, cropr, random";
 
     /** Every method with an example spec, for help texts. */
-    public static final String HELP = String.join("%n",
-            "none                                  the unreduced model",
-            "attn:keep=0.8..0.4,start=3,min=0.2,avg=3[,mass=0.9]",
-            "                                      seed 000: CLS-attention pruning after each block from start",
-            "evit:keep=0.7,at=3/6/9,fuse=true      EViT: keep the most attended patches, fuse the rest",
-            "tome:r=13[,prop=true][,schedule=decreasing] | tome:r=20/18/...",
-            "                                      ToMe: merge r tokens in every block",
-            "cropr:R=8,llf=true                    Token Cropr: learned queries prune R per block",
-            "random:keep=0.7,at=3/6/9,seed=0 | random:R=8,llf=true,seed=0",
-            "                                      random pruning on EViT's or Cropr's schedule",
-            "a+b                                   apply several in order (e.g. attn:...+tome:r=4)");
+    public static final String HELP =
+            "  none%n"
+            + "  attn:keep=0.8..0.4,start=3,min=0.2,avg=3[,mass=0.9]   (seed 000: CLS attention)%n"
+            + "  evit:keep=0.7,at=3/6/9,fuse=true%n"
+            + "  tome:r=13,prop=true  |  tome:r=20/18/...  |  tome:r=16,schedule=decreasing%n"
+            + "  cropr:R=8,llf=true   (learned queries from the checkpoint)%n"
+            + "  random:keep=0.7,at=3/6/9,seed=0  |  random:R=8,llf=true,seed=0%n"
+            + "  A+B applies several in order. Block indices are 0-based; lists use '/'.";
 
     private Reducers() {}
 

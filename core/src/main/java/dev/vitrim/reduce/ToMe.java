@@ -20,7 +20,11 @@ public final class ToMe implements TokenReducer {
     final boolean decreasing;
     private final String specText;
 
+    /** The spec as the user wrote it, for error messages. */
+    final String given;
+
     ToMe(SpecParams p) {
+        given = p.spec;
         r = p.ints("r", new int[] {13});
         prop = p.bool("prop", true);
         String schedule = p.string("schedule", "constant");
@@ -60,13 +64,13 @@ public final class ToMe implements TokenReducer {
     @Override
     public void validate(VitConfig c) {
         if (r.length > 1 && r.length != c.depth()) {
-            throw new VitrimException("--reduce '" + spec() + "': a per-block r list needs " + c.depth()
+            throw new VitrimException("--reduce '" + given + "': a per-block r list needs " + c.depth()
                     + " values (one per block), got " + r.length);
         }
         int first = requested(0, c.depth());
         int max = BipartiteMerge.maxR(c.tokens(), c.prefixTokens());
         if (first > max) {
-            throw new VitrimException("--reduce '" + spec() + "': r=" + first + " is too large for " + c.tokens()
+            throw new VitrimException("--reduce '" + given + "': r=" + first + " is too large for " + c.tokens()
                     + " tokens (at most " + max + " can merge in one block)");
         }
     }

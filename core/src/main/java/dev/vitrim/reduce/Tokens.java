@@ -144,10 +144,16 @@ public final class Tokens {
         return ai.djl.ndarray.NDArrays.concat(parts, 1);
     }
 
-    /** x [B,N,C] at idx [B,k] → [B,k,C]. */
+    /**
+     * x [B,N,C] at idx [B,k] → [B,k,C]: rows picked from the flattened [B·N, C] with one index-select, which is
+     * about twice as fast in libtorch as a gather with an expanded index.
+     */
     public static NDArray gather(NDArray x, NDArray idx) {
         Shape s = x.getShape();
-        Shape is = idx.getShape();
-        return x.gather(idx.expandDims(2).broadcast(is.get(0), is.get(1), s.get(2)), 1);
+        long b = s.get(0);
+        long n = s.get(1);
+        long k = idx.getShape().get(1);
+        NDArray offsets = idx.getManager().arange(0L, b * n, n, DataType.INT64).reshape(b, 1);
+        return x.reshape(b * n, s.get(2)).get(idx.add(offsets).reshape(-1)).reshape(b, k, s.get(2));
     }
 }

@@ -20,9 +20,16 @@ public final class Trace {
     public record Block(int block, int tokens, long[] positions) {}
 
     private final List<List<Block>> images = new ArrayList<>();
+    private int base;
+
+    /** Marks the start of a new batch: its images are numbered after those recorded so far. */
+    public void startBatch() {
+        base = images.size();
+    }
 
     /** Records the tokens after {@code block} for images {@code first}, {@code first+1}, … of the batch. */
-    public void record(int first, int block, Tokens t) {
+    public void record(int firstInBatch, int block, Tokens t) {
+        int first = base + firstInBatch;
         int b = t.batch();
         int n = t.count();
         long[] pos = t.positions.toLongArray();

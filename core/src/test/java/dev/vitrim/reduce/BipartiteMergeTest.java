@@ -1,0 +1,183 @@
+package dev.vitrim.reduce;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.vitrim.Golden;
+import dev.vitrim.io.FloatTensor;
+import dev.vitrim.model.Torch;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** ToMe's merge: against the PyTorch reference's unit fixtures and against a plain Java loop. */
+class BipartiteMergeTest {
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tome_merge_unit", "tome_merge_unit_sized", "tome_merge_unit_clamp"})
+    void matchesReferenceFixtures(String name) throws Exception {
+        String base = "reduce/" + name;
+        int r = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Golden.path(base + ".json").toFile())
+                .get("r").asInt();
+        FloatTensor x = Golden.npy(base + ".x.npy");
+        FloatTensor size = Golden.npy(base + ".size.npy");
+        FloatTensor metric = Golden.npy(base + ".metric.npy");
+        try (NDManager m = Torch.newManager()) {
+            Torch.inference();
+            Tokens t = tokens(m, x, size);
+            Tokens out = BipartiteMerge.merge(t, m.create(metric.data(), new Shape(metric.shape())), r);
+            Golden.assertClose(new FloatTensor(out.x.getShape().getShape(), out.x.toFloatArray()),
+                    Golden.npy(base + ".expected_x.npy"), 1e-5);
+            FloatTensor wantSize = Golden.npy(base + ".expected_size.npy");
+            assertThat(out.sizes.toFloatArray()).containsExactly(wantSize.data(), org.assertj.core.data.Offset.offset(1e-6f));
+        }
+    }
+
+    static Tokens tokens(NDManager m, FloatTensor x, FloatTensor size) {
+        long b = x.shape()[0];
+        long n = x.shape()[1];
+        NDArray xs = m.create(x.data(), new Shape(x.shape()));
+        NDArray s = m.create(size.data(), new Shape(b, n, 1));
+        NDArray pos = m.arange(0, (int) n, 1, DataType.INT64).expandDims(0).repeat(0, b);
+        return new Tokens(xs, s, pos, 1, List.of(), null, null);
+    }
+
+    @Test
+    void fastPathEqualsPlainLoopOnRandomInputs() {
+        Random rnd = new Random(7);
+        try (NDManager m = Torch.newManager()) {
+            Torch.inference();
+            for (int trial = 0; trial < 20; trial++) {
+                int b = 1 + rnd.nextInt(3);
+                int n = 3 + rnd.nextInt(30);
+                int c = 1 + rnd.nextInt(8);
+                int k = 2 + rnd.nextInt(6); // k = 1 makes every similarity ±1: ties, and tie order is unspecified
+                int prefix = 1 + rnd.nextInt(2);
+                int r = rnd.nextInt(n);
+                float[] x = gauss(rnd, b * n * c);
+                float[] metric = gauss(rnd, b * n * k);
+                float[] size = new float[b * n];
+                for (int i = 0; i < size.length; i++) {
+                    size[i] = 1 + rnd.nextInt(4);
+                }
+                Tokens t = new Tokens(m.create(x, new Shape(b, n, c)), m.create(size, new Shape(b, n, 1)),
+                        m.arange(0, n, 1, DataType.INT64).expandDims(0).repeat(0, b), prefix, List.of(), null, null);
+                Tokens out = BipartiteMerge.merge(t, m.create(metric, new Shape(b, n, k)), r);
+                int rr = Math.min(r, (n - prefix) / 2);
+                float[][] want = plainMerge(x, size, metric, b, n, c, k, rr, prefix);
+                assertThat(out.x.toFloatArray()).as("trial %d x (b=%d n=%d c=%d k=%d prefix=%d r=%d)", trial, b, n, c, k, prefix, r)
+                        .containsExactly(want[0], org.assertj.core.data.Offset.offset(1e-4f));
+                assertThat(out.sizes.toFloatArray()).as("trial %d sizes", trial).containsExactly(want[1]);
+            }
+        }
+    }
+
+    static float[] gauss(Random r, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) r.nextGaussian();
+        }
+        return v;
+    }
+
+    /** ToMe's algorithm written out with loops, one image at a time. Returns {x, sizes}. */
+    static float[][] plainMerge(float[] x, float[] size, float[] metric, int b, int n, int c, int k, int r,
+                                int prefix) {
+        if (r == 0) { // ToMe skips the merge entirely: the order stays as it was
+            return new float[][] {x.clone(), size.clone()};
+        }
+        List<Float> xs = new ArrayList<>();
+        List<Float> ss = new ArrayList<>();
+        for (int img = 0; img < b; img++) {
+            double[][] mt = new double[n][k];
+            for (int i = 0; i < n; i++) {
+                double norm = 0;
+                for (int j = 0; j < k; j++) {
+                    mt[i][j] = metric[(img * n + i) * k + j];
+                    norm += mt[i][j] * mt[i][j];
+                }
+                for (int j = 0; j < k; j++) {
+                    mt[i][j] /= Math.sqrt(norm);
+                }
+            }
+            int na = (n + 1) / 2;
+            int nb = n / 2;
+            double[] best = new double[na];
+            int[] match = new int[na];
+            for (int a = 0; a < na; a++) {
+                best[a] = Double.NEGATIVE_INFINITY;
+                for (int bb = 0; bb < nb; bb++) {
+                    double s = 0;
+                    for (int j = 0; j < k; j++) {
+                        s += mt[2 * a][j] * mt[2 * bb + 1][j];
+                    }
+                    boolean protectedPair = 2 * a < prefix || 2 * bb + 1 < prefix;
+                    if (protectedPair) {
+                        s = Double.NEGATIVE_INFINITY;
+                    }
+                    if (s > best[a] || (bb == 0 && best[a] == Double.NEGATIVE_INFINITY)) {
+                        if (s > best[a]) {
+                            best[a] = s;
+                            match[a] = bb;
+                        }
+                    }
+                }
+            }
+            Integer[] order = new Integer[na];
+            for (int a = 0; a < na; a++) {
+                order[a] = a;
+            }
+            Arrays.sort(order, Comparator.comparingDouble((Integer a) -> -best[a]));
+            boolean[] merged = new boolean[na];
+            double[][] dst = new double[nb][c + 1];
+            for (int bb = 0; bb < nb; bb++) {
+                int tok = img * n + 2 * bb + 1;
+                for (int j = 0; j < c; j++) {
+                    dst[bb][j] = x[tok * c + j] * size[tok];
+                }
+                dst[bb][c] = size[tok];
+            }
+            for (int i = 0; i < r; i++) {
+                int a = order[i];
+                merged[a] = true;
+                int tok = img * n + 2 * a;
+                for (int j = 0; j < c; j++) {
+                    dst[match[a]][j] += x[tok * c + j] * size[tok];
+                }
+                dst[match[a]][c] += size[tok];
+            }
+            for (int a = 0; a < na; a++) {
+                if (!merged[a]) {
+                    int tok = img * n + 2 * a;
+                    for (int j = 0; j < c; j++) {
+                        xs.add(x[tok * c + j]);
+                    }
+                    ss.add(size[tok]);
+                }
+            }
+            for (int bb = 0; bb < nb; bb++) {
+                for (int j = 0; j < c; j++) {
+                    xs.add((float) (dst[bb][j] / dst[bb][c]));
+                }
+                ss.add((float) dst[bb][c]);
+            }
+        }
+        float[] xo = new float[xs.size()];
+        for (int i = 0; i < xo.length; i++) {
+            xo[i] = xs.get(i);
+        }
+        float[] so = new float[ss.size()];
+        for (int i = 0; i < so.length; i++) {
+            so[i] = ss.get(i);
+        }
+        return new float[][] {xo, so};
+    }
+}

@@ -1,0 +1,142 @@
+package dev.vitrim.reduce;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.vitrim.Golden;
+import dev.vitrim.VitrimException;
+import dev.vitrim.io.FloatTensor;
+import dev.vitrim.model.Macs;
+import dev.vitrim.model.Presets;
+import dev.vitrim.model.VisionTransformer;
+import dev.vitrim.model.VitConfig;
+import java.util.List;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Properties of the reducers that hold for any input, and the published MAC figures. */
+class ReducerBehaviourTest {
+    static VisionTransformer vit;
+    static FloatTensor x;
+
+    @BeforeAll
+    static void load() {
+        vit = VisionTransformer.load(Golden.path("deep197.safetensors"), 4);
+        x = Golden.npy("input224_b2.npy");
+    }
+
+    @AfterAll
+    static void close() {
+        vit.close();
+    }
+
+    static Trace run(String spec) {
+        Trace t = new Trace();
+        vit.forward(x, Reducers.parse(spec, vit.config()), t);
+        return t;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"attn", "attn:keep=0.5..0.2,start=1,min=0.1,avg=1", "attn:keep=0.8..0.4,start=0,mass=0.6",
+        "attn:start=2,min=50,mass=0.3", "evit:keep=0.5,at=0/1/2", "tome:r=40", "cropr:R=0", "random:keep=0.3",
+        "random:R=20,llf=false", "attn:start=1+tome:r=0/0/0/0/0/8"})
+    void clsIsNeverPrunedOrMerged(String spec) {
+        for (List<Trace.Block> img : run(spec).images()) {
+            for (Trace.Block b : img) {
+                assertThat(b.positions()).as("block %d", b.block()).contains(0L);
+                assertThat(java.util.Arrays.stream(b.positions()).filter(p -> p == 0).count()).isEqualTo(1);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"attn", "attn:keep=0.7..0.3,start=1,min=0.25,avg=2", "attn:keep=0.9..0.1,start=2,min=30",
+        "evit:keep=0.6,at=1/2,fuse=true", "tome:r=16,schedule=decreasing", "random:R=10,llf=true"})
+    void countsFollowTheSchedule(String spec) {
+        Macs.Plan plan = Macs.plan(vit.config(), Reducers.parse(spec));
+        for (List<Trace.Block> img : run(spec).images()) {
+            for (Trace.Block b : img) {
+                assertThat(b.tokens()).as("block %d", b.block()).isEqualTo(plan.afterBlock()[b.block()]);
+            }
+        }
+    }
+
+    @Test
+    void attnPrunesNothingBeforeStartAndNeverGoesUnderTheFloor() {
+        String spec = "attn:keep=0.5..0.1,start=2,min=0.25,avg=3";
+        int floor = (int) Math.ceil(0.25 * 196);
+        for (List<Trace.Block> img : run(spec).images()) {
+            for (Trace.Block b : img) {
+                if (b.block() < 2) {
+                    assertThat(b.tokens()).isEqualTo(197);
+                } else {
+                    assertThat(b.tokens() - 1).isGreaterThanOrEqualTo(floor);
+                }
+            }
+            assertThat(img.get(4).tokens() - 1).as("the floor is reached").isEqualTo(floor);
+        }
+    }
+
+    @Test
+    void massGivesPerImageCountsWithinTheFloorAndTheSchedule() {
+        String spec = "attn:keep=0.8..0.4,start=1,min=0.2,avg=3,mass=0.8";
+        Macs.Plan plan = Macs.plan(vit.config(), Reducers.parse("attn:keep=0.8..0.4,start=1,min=0.2,avg=3"));
+        Trace t = run(spec);
+        boolean differ = false;
+        for (int block = 0; block < 6; block++) {
+            int a = t.images().get(0).get(block).tokens();
+            int b = t.images().get(1).get(block).tokens();
+            differ |= a != b;
+            for (int n : new int[] {a, b}) {
+                assertThat(n - 1).isGreaterThanOrEqualTo(40);
+            }
+        }
+        assertThat(differ).as("two different images keep different numbers of tokens").isTrue();
+        assertThat(t.images().get(0).get(1).tokens()).isLessThanOrEqualTo(plan.afterBlock()[1]);
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = ';', value = {
+        "vit_small_patch16_224; none; 4.6",
+        "vit_base_patch16_224; none; 17.6",
+        "deit_small_patch16_224; tome:r=8; 3.4",
+        "deit_small_patch16_224; tome:r=13; 2.7",
+        "deit_small_patch16_224; tome:r=16; 2.3",
+        "deit_small_patch16_224; evit:keep=0.7,at=3/6/9; 3.0",
+        "deit_base_patch16_224; evit:keep=0.7,at=3/6/9; 11.6",
+        "vit_base_patch16_224; attn; 10.1",
+    })
+    void macsAgreeWithPublishedFigures(String arch, String spec, double gmacs) {
+        VitConfig c = Presets.get(arch);
+        assertThat(Macs.plan(c, Reducers.parse(spec)).gmacs()).isCloseTo(gmacs, Offset.offset(0.06));
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = ';', value = {
+        "magic:r=3; unknown method 'magic'",
+        "tome:q=3; unknown parameter 'q'",
+        "evit:keep=1.5; keep=1.5 must be in (0, 1]",
+        "evit:keep=0; must be in (0, 1]",
+        "tome:r=99; too large",
+        "evit:at=3/6/9; outside the blocks",
+        "attn:start=9; beyond the last block",
+        "cropr:R=60; prunes",
+        "tome:r=x; not a whole number",
+        "random:keep=0.5,R=8; choose one schedule",
+    })
+    void badSpecsNameTheProblem(String spec, String message) {
+        assertThatThrownBy(() -> Reducers.parse(spec, vit.config())).isInstanceOf(VitrimException.class)
+                .hasMessageContaining(spec).hasMessageContaining(message);
+    }
+
+    @Test
+    void croprWithoutQueriesIsAClearError() {
+        assertThatThrownBy(() -> vit.forward(x, Reducers.parse("cropr"), null)).isInstanceOf(VitrimException.class)
+                .hasMessageContaining("no Cropr queries");
+    }
+}
