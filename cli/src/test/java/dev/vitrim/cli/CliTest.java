@@ -121,7 +121,7 @@ class CliTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"forward", "classify", "info", "bench"})
+    @ValueSource(strings = {"forward", "classify", "info", "flops", "explain", "bench"})
     void everyCommandHasHelp(String cmd) {
         Run r = run(cmd, "--help");
         assertThat(r.status()).isZero();
@@ -305,5 +305,77 @@ class CliTest {
         assertThat(r.status()).isEqualTo(2);
         assertThat(r.err().lines()).hasSize(2);
         assertThat(r.err()).contains("junk.png").contains("half.jpg").doesNotContain("Exception");
+    }
+
+    // ------------------------------------------------------------------ token reduction
+
+    static final Path DEEP = GOLDEN.resolve("deep197.safetensors");
+
+    @Test
+    void forwardWithReductionWritesTheReferenceLogitsAndATrace() throws Exception {
+        Path out = tmp.resolve("y.npy");
+        Path trace = tmp.resolve("trace.json");
+        Run r = run("forward", "--model", DEEP.toString(), "--heads", "4", "--input",
+                GOLDEN.resolve("input224_b2.npy").toString(), "--output", out.toString(), "--reduce",
+                "tome:r=8,prop=true", "--trace", trace.toString());
+        assertThat(r.status()).as(r.err()).isZero();
+        FloatTensor y = Npy.read(out);
+        FloatTensor want = Npy.read(GOLDEN.resolve("reduce/tome_r8.logits.npy"));
+        for (int i = 0; i < y.data().length; i++) {
+            assertThat((double) y.data()[i]).isCloseTo(want.data()[i], org.assertj.core.data.Offset.offset(1e-4));
+        }
+        JsonNode doc = new ObjectMapper().readTree(trace.toFile());
+        assertThat(doc.get("images")).hasSize(2);
+        JsonNode b0 = doc.get("images").get(0).get("blocks").get(0);
+        assertThat(b0.get("block").asInt()).isZero();
+        assertThat(b0.get("tokens").asInt()).isEqualTo(189);
+        assertThat(b0.get("positions")).hasSize(189);
+        assertThat(b0.get("positions").get(0).asInt()).isZero();
+    }
+
+    @Test
+    void flopsReportsPublishedFigures() throws Exception {
+        Run r = run("flops", "--arch", "deit_small_patch16_224", "--reduce", "tome:r=13", "--json");
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode o = new ObjectMapper().readTree(r.out());
+        assertThat(o.get("gmacs").asDouble()).isCloseTo(2.7, org.assertj.core.data.Offset.offset(0.05));
+        assertThat(o.get("baseline_gmacs").asDouble()).isCloseTo(4.6, org.assertj.core.data.Offset.offset(0.05));
+        Run text = run("flops", "--arch", "vit_base_patch16_224", "--reduce", "attn");
+        assertThat(text.out()).contains("10.1");
+    }
+
+    @Test
+    void benchComparesReducedAndUnreducedInOneRun() throws Exception {
+        Run r = run("bench", "--model", DEEP.toString(), "--heads", "4", "--batch", "2", "--reduce", "evit:keep=0.5",
+                "--warmup", "1", "--runs", "2", "--seconds", "0", "--json");
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode o = new ObjectMapper().readTree(r.out());
+        for (String k : new String[] {"reduce", "gmacs", "baseline_gmacs", "images_per_s", "baseline_images_per_s",
+            "speedup"}) {
+            assertThat(o.has(k)).as(k).isTrue();
+        }
+        assertThat(o.get("gmacs").asDouble()).isLessThan(o.get("baseline_gmacs").asDouble());
+        assertThat(o.get("speedup").asDouble()).isCloseTo(
+                o.get("images_per_s").asDouble() / o.get("baseline_images_per_s").asDouble(),
+                org.assertj.core.data.Offset.offset(1e-9));
+    }
+
+    @Test
+    void explainDrawsAPicture() throws Exception {
+        Path png = tmp.resolve("explain.png");
+        Run r = run("explain", "--model", DEEP.toString(), "--heads", "4", "--reduce", "tome:r=16",
+                GOLDEN.resolve("images/dog.jpg").toString(), "-o", png.toString());
+        assertThat(r.status()).as(r.err()).isZero();
+        java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(png.toFile());
+        assertThat(img.getWidth()).isGreaterThan(6 * 224);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"magic", "tome:r=500", "evit:keep=1.5", "evit:at=3/6/9", "cropr:R=8", "attn:colour=red"})
+    void badReductionSpecs(String spec) {
+        Run r = run("forward", "--model", DEEP.toString(), "--heads", "4", "--input",
+                GOLDEN.resolve("input224_b2.npy").toString(), "--output", tmp.resolve("y.npy").toString(), "--reduce",
+                spec);
+        assertBadInput(r, spec);
     }
 }

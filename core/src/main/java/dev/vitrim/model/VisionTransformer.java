@@ -315,7 +315,7 @@ public final class VisionTransformer implements AutoCloseable {
     }
 
     private NDArray forwardWhole(NDArray images, boolean inPlace, TokenReducer reducer, Trace trace, int first) {
-        Tokens t = Tokens.initial(embed(images), cfg.prefixTokens());
+        Tokens t = Tokens.initial(embed(images), cfg.prefixTokens(), trace != null && trace.withSource());
         TokenReducer.Pass pass = reducer.begin(this, t);
         for (int i = 0; i < blocks.length; i++) {
             if (i == blocks.length - 1) {

@@ -64,9 +64,15 @@ public final class BipartiteMerge {
         NDArray sa = Tokens.gather(s, order);
         NDArray sizes = sa.get(new NDIndex(":, :{}, :", keep)).concat(s.get(new NDIndex(":, 1::2, :"))
                 .add(toDst.matMul(sa.get(new NDIndex(":, {}:, :", keep)))), 1);
+        NDArray source = null;
+        if (t.source != null) { // which original tokens each token holds: merged by summing, like the sizes
+            NDArray sra = Tokens.gather(t.source, order);
+            source = sra.get(new NDIndex(":, :{}, :", keep)).concat(t.source.get(new NDIndex(":, 1::2, :"))
+                    .add(toDst.matMul(sra.get(new NDIndex(":, {}:, :", keep)))), 1);
+        }
         NDArray pos = t.positions.gather(order.get(new NDIndex(":, :{}", keep)), 1)
                 .concat(t.positions.get(new NDIndex(":, 1::2")), 1);
-        return new Tokens(x.div(sizes), sizes, pos, t.prefix, t.stash, null, null);
+        return new Tokens(x.div(sizes), sizes, pos, t.prefix, t.stash, null, null, source);
     }
 
     /** -inf where a prefix token would merge: prefix tokens in A never leave, prefix tokens in B never receive. */

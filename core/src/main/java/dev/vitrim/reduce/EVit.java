@@ -118,8 +118,13 @@ public final class EVit implements TokenReducer {
                             .matMul(t.sizes.get(new NDIndex(":, {}:, :", t.prefix)));
                     sizes = kept.sizes.concat(dropped, 1);
                 }
+                NDArray source = null;
+                if (t.source != null) {
+                    source = kept.source.concat(isKept.neg().add(1f).expandDims(1)
+                            .matMul(t.source.get(new NDIndex(":, {}:, :", t.prefix))), 1);
+                }
                 return new Tokens(kept.x.concat(extra, 1), sizes, kept.positions.concat(pos, 1), t.prefix, t.stash,
-                        null, null);
+                        null, null, source);
             }
         };
     }

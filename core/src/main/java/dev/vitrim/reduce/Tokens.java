@@ -13,9 +13,10 @@ import java.util.List;
  * The token state between blocks: an immutable value. {@code x} [B,N,D]; {@code sizes} [B,N,1] (how many
  * original tokens each token stands for; null while every size is 1); {@code positions} [B,N] int64 (original
  * index: CLS 0, patches 1..N, -1 for a fused token); {@code prefix} tokens (CLS, distillation) that are never
- * pruned or merged; the {@code stash} of pruned tokens (for Last Layer Fusion); and an optional additive
+ * pruned or merged; the {@code stash} of pruned tokens (for Last Layer Fusion); an optional additive
  * {@code keyMask} [B,1,1,N] (0 or -inf) when images of one batch keep different numbers of tokens — padded
- * tokens are masked out of every attention, so each image computes exactly what it would alone.
+ * tokens are masked out of every attention, so each image computes exactly what it would alone; and, only when
+ * explaining, {@code source} [B,N,N0]: which original tokens each token holds (merged like the sizes).
  */
 public final class Tokens {
     public final NDArray x;
@@ -26,12 +27,13 @@ public final class Tokens {
     public final NDArray keyMask;
     /** Real (unpadded) token count per image when {@link #keyMask} is set; null otherwise. */
     public final int[] counts;
+    public final NDArray source;
 
     /** Pruned tokens set aside, in the state they were in when pruned. */
-    public record Stashed(NDArray x, NDArray sizes, NDArray positions) {}
+    public record Stashed(NDArray x, NDArray sizes, NDArray positions, NDArray source) {}
 
     public Tokens(NDArray x, NDArray sizes, NDArray positions, int prefix, List<Stashed> stash, NDArray keyMask,
-                  int[] counts) {
+                  int[] counts, NDArray source) {
         this.x = x;
         this.sizes = sizes;
         this.positions = positions;
@@ -39,14 +41,24 @@ public final class Tokens {
         this.stash = Collections.unmodifiableList(stash);
         this.keyMask = keyMask;
         this.counts = counts;
+        this.source = source;
     }
 
     /** Fresh tokens straight after the embedding: positions 0..N-1 (prefix first). */
     public static Tokens initial(NDArray x, int prefix) {
+        return initial(x, prefix, false);
+    }
+
+    /** Fresh tokens; with {@code trackSource} each token also records which original tokens it holds. */
+    public static Tokens initial(NDArray x, int prefix, boolean trackSource) {
         Shape s = x.getShape();
         NDManager m = x.getManager();
         NDArray pos = m.arange(0, (int) s.get(1), 1, DataType.INT64).expandDims(0).repeat(0, s.get(0));
-        return new Tokens(x, null, pos, prefix, List.of(), null, null);
+        NDArray source = null;
+        if (trackSource) {
+            source = m.eye((int) s.get(1)).expandDims(0).repeat(0, s.get(0));
+        }
+        return new Tokens(x, null, pos, prefix, List.of(), null, null, source);
     }
 
     public int batch() {
@@ -68,13 +80,13 @@ public final class Tokens {
     }
 
     public Tokens withX(NDArray nx) {
-        return new Tokens(nx, sizes, positions, prefix, stash, keyMask, counts);
+        return new Tokens(nx, sizes, positions, prefix, stash, keyMask, counts, source);
     }
 
     /** Keeps the tokens at {@code idx} [B,k] (indices into all tokens, prefix included, int64). */
     public Tokens select(NDArray idx) {
-        return new Tokens(gather(x, idx), sizes == null ? null : gather(sizes, idx), positions.gather(idx, 1), prefix,
-                stash, null, null);
+        return new Tokens(gather(x, idx), gatherOrNull(sizes, idx), positions.gather(idx, 1), prefix, stash, null,
+                null, gatherOrNull(source, idx));
     }
 
     /**
@@ -99,8 +111,8 @@ public final class Tokens {
     /** Adds pruned tokens (given by {@code idx} among all tokens) to the stash. */
     public Tokens stashing(NDArray idx, Tokens kept) {
         List<Stashed> s = new ArrayList<>(stash);
-        s.add(new Stashed(gather(x, idx), sizes == null ? null : gather(sizes, idx), positions.gather(idx, 1)));
-        return new Tokens(kept.x, kept.sizes, kept.positions, prefix, s, kept.keyMask, kept.counts);
+        s.add(new Stashed(gather(x, idx), gatherOrNull(sizes, idx), positions.gather(idx, 1), gatherOrNull(source, idx)));
+        return new Tokens(kept.x, kept.sizes, kept.positions, prefix, s, kept.keyMask, kept.counts, kept.source);
     }
 
     /** Last Layer Fusion: the stash joins the kept tokens again (after them), and the stash empties. */
@@ -110,26 +122,24 @@ public final class Tokens {
         }
         NDList xs = new NDList(x);
         NDList ps = new NDList(positions);
+        NDList src = new NDList(source);
         boolean anySizes = sizes != null || stash.stream().anyMatch(s -> s.sizes() != null);
         NDList ss = new NDList(anySizes ? sizesOrOnes() : null);
         for (Stashed s : stash) {
             xs.add(s.x());
             ps.add(s.positions());
+            src.add(s.source());
             if (anySizes) {
                 ss.add(s.sizes() != null ? s.sizes() : s.x().getManager().ones(
                         new Shape(s.x().getShape().get(0), s.x().getShape().get(1), 1)));
             }
         }
-        NDArray nx = concat(xs);
-        return new Tokens(nx, anySizes ? concat(ss) : null, concat(ps), prefix, List.of(), null, null);
-    }
-
-    public Tokens withSizes(NDArray s) {
-        return new Tokens(x, s, positions, prefix, stash, keyMask, counts);
+        return new Tokens(concat(xs), anySizes ? concat(ss) : null, concat(ps), prefix, List.of(), null, null,
+                source == null ? null : concat(src));
     }
 
     public Tokens withMask(NDArray mask, int[] perImage) {
-        return new Tokens(x, sizes, positions, prefix, stash, mask, perImage);
+        return new Tokens(x, sizes, positions, prefix, stash, mask, perImage, source);
     }
 
     public NDArray sizesOrOnes() {
@@ -137,11 +147,11 @@ public final class Tokens {
     }
 
     static NDArray concat(NDList parts) {
-        NDArray out = parts.get(0);
-        if (parts.size() == 1) {
-            return out;
-        }
-        return ai.djl.ndarray.NDArrays.concat(parts, 1);
+        return parts.size() == 1 ? parts.get(0) : ai.djl.ndarray.NDArrays.concat(parts, 1);
+    }
+
+    private static NDArray gatherOrNull(NDArray a, NDArray idx) {
+        return a == null ? null : gather(a, idx);
     }
 
     /**

@@ -16,8 +16,26 @@ import java.util.List;
  * positions out of the engine after every block, so it is off the fast path unless asked for.
  */
 public final class Trace {
-    /** One block of one image. {@code positions} ascending. */
-    public record Block(int block, int tokens, long[] positions) {}
+    /**
+     * One block of one image. {@code positions} ascending. {@code owner} (only when tracing sources): for each
+     * original token, the index of the token that now holds it, or -1 when it was pruned.
+     */
+    public record Block(int block, int tokens, long[] positions, int[] owner) {}
+
+    private final boolean withSource;
+
+    public Trace() {
+        this(false);
+    }
+
+    /** With {@code withSource}, tokens carry which original tokens they hold (for explanations; slower). */
+    public Trace(boolean withSource) {
+        this.withSource = withSource;
+    }
+
+    public boolean withSource() {
+        return withSource;
+    }
 
     private final List<List<Block>> images = new ArrayList<>();
     private int base;
@@ -33,6 +51,8 @@ public final class Trace {
         int b = t.batch();
         int n = t.count();
         long[] pos = t.positions.toLongArray();
+        float[] src = t.source == null ? null : t.source.toFloatArray();
+        int n0 = t.source == null ? 0 : (int) t.source.getShape().get(2);
         for (int i = 0; i < b; i++) {
             while (images.size() <= first + i) {
                 images.add(new ArrayList<>());
@@ -40,7 +60,19 @@ public final class Trace {
             int real = t.counts == null ? n : t.counts[i];
             long[] p = Arrays.copyOfRange(pos, i * n, i * n + real);
             Arrays.sort(p);
-            images.get(first + i).add(new Block(block, real, p));
+            int[] owner = null;
+            if (src != null) {
+                owner = new int[n0];
+                java.util.Arrays.fill(owner, -1);
+                for (int tok = 0; tok < real; tok++) {
+                    for (int j = 0; j < n0; j++) {
+                        if (src[(i * n + tok) * n0 + j] > 0.5f) {
+                            owner[j] = tok;
+                        }
+                    }
+                }
+            }
+            images.get(first + i).add(new Block(block, real, p, owner));
         }
     }
 

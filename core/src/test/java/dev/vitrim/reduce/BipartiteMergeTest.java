@@ -47,7 +47,7 @@ class BipartiteMergeTest {
         NDArray xs = m.create(x.data(), new Shape(x.shape()));
         NDArray s = m.create(size.data(), new Shape(b, n, 1));
         NDArray pos = m.arange(0, (int) n, 1, DataType.INT64).expandDims(0).repeat(0, b);
-        return new Tokens(xs, s, pos, 1, List.of(), null, null);
+        return new Tokens(xs, s, pos, 1, List.of(), null, null, null);
     }
 
     @Test
@@ -69,7 +69,7 @@ class BipartiteMergeTest {
                     size[i] = 1 + rnd.nextInt(4);
                 }
                 Tokens t = new Tokens(m.create(x, new Shape(b, n, c)), m.create(size, new Shape(b, n, 1)),
-                        m.arange(0, n, 1, DataType.INT64).expandDims(0).repeat(0, b), prefix, List.of(), null, null);
+                        m.arange(0, n, 1, DataType.INT64).expandDims(0).repeat(0, b), prefix, List.of(), null, null, null);
                 Tokens out = BipartiteMerge.merge(t, m.create(metric, new Shape(b, n, k)), r);
                 int rr = Math.min(r, (n - prefix) / 2);
                 float[][] want = plainMerge(x, size, metric, b, n, c, k, rr, prefix);
