@@ -7,11 +7,14 @@ import ai.djl.pytorch.jni.JniUtils;
 /** One place that starts DJL's PyTorch engine the way vitrim needs it: offline, with a chosen thread count. */
 public final class Torch {
     private static volatile Engine engine;
+    private static volatile int threads;
+    /** OpenMP keeps the thread count per calling thread: every thread that runs ops must set it itself. */
+    private static final ThreadLocal<Boolean> THREAD_READY = ThreadLocal.withInitial(() -> false);
 
     private Torch() {}
 
     /** Starts the engine (once). Threads &lt;= 0 keeps PyTorch's default (one per physical core). */
-    public static synchronized Engine engine(int threads) {
+    public static synchronized Engine engine(int requested) {
         if (engine == null) {
             if (System.getProperty("ai.djl.offline") == null) {
                 System.setProperty("ai.djl.offline", "true");
@@ -20,12 +23,16 @@ public final class Torch {
             if (System.getProperty("ai.djl.pytorch.num_interop_threads") == null) {
                 System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
             }
-            if (threads > 0) {
-                System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
+            if (requested > 0) {
+                System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(requested));
             }
             engine = Engine.getEngine("PyTorch");
-        } else if (threads > 0) {
-            JniUtils.setNumThreads(threads);
+            threads = JniUtils.getNumThreads();
+            THREAD_READY.set(true);
+        } else if (requested > 0) {
+            threads = requested;
+            JniUtils.setNumThreads(requested);
+            THREAD_READY.set(true);
         }
         return engine;
     }
@@ -40,10 +47,24 @@ public final class Torch {
 
     /** Autograd is per thread in PyTorch: inference threads must switch it off themselves. */
     public static void inference() {
+        onThisThread();
         JniUtils.setGradMode(false);
     }
 
     public static void grad(boolean on) {
+        onThisThread();
         JniUtils.setGradMode(on);
+    }
+
+    /**
+     * Prepares the calling thread: without this a thread other than the one that started the engine runs
+     * PyTorch's CPU kernels with a different OpenMP team (measured: ViT-S batch 1 at 105 instead of 59 ms).
+     */
+    public static void onThisThread() {
+        engine();
+        if (!THREAD_READY.get()) {
+            JniUtils.setNumThreads(threads);
+            THREAD_READY.set(true);
+        }
     }
 }

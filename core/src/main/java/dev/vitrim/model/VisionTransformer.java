@@ -139,7 +139,10 @@ public final class VisionTransformer implements AutoCloseable {
         return croprQueries.get(i);
     }
 
-    /** A randomly initialised model (timm-like init: truncated-normal-ish std 0.02, LayerNorm 1/0). */
+    /**
+     * A randomly initialised model (timm-like init: truncated-normal-ish std 0.02, LayerNorm 1/0) with random
+     * Cropr queries after every block but the last: for cost counting and timing, not for predictions.
+     */
     public static VisionTransformer random(VitConfig c, long seed) {
         NDManager m = Torch.newManager();
         try {
@@ -162,7 +165,12 @@ public final class VisionTransformer implements AutoCloseable {
                 params.put(name, a);
             }
             foldAttentionScale(c, params);
-            return new VisionTransformer(c, m, params, Map.of());
+            // random Cropr queries too, so every reducer can be timed on a preset
+            Map<Integer, NDArray> queries = new java.util.TreeMap<>();
+            for (int i = 0; i < c.depth() - 1; i++) {
+                queries.put(i, m.randomNormal(0f, 1f, new Shape(c.width(), 1), DataType.FLOAT32));
+            }
+            return new VisionTransformer(c, m, params, queries);
         } catch (RuntimeException e) {
             m.close();
             throw e;

@@ -122,7 +122,7 @@ public final class Cropr implements TokenReducer {
     }
 
     /** Keeps all but the {@code p} lowest-scoring patches; stashes those when {@code stash}. */
-    static Tokens pruneLowest(Tokens t, NDArray scores, int p, boolean stash) {
+    public static Tokens pruneLowest(Tokens t, NDArray scores, int p, boolean stash) {
         int m = t.patches();
         NDArray order = scores.argSort(-1, false);
         Tokens kept = t.keepPatches(order.get(new NDIndex(":, :{}", m - p)));
