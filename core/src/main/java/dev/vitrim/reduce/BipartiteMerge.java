@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 
 /**
  * ToMe's bipartite soft matching (Bolya et al., ICLR 2023): tokens alternate into sets A (even) and B (odd);
@@ -42,7 +41,7 @@ public final class BipartiteMerge {
         int na = (n + 1) / 2;
         int nb = n / 2;
         NDArray scores = a.matMul(bb.transpose(0, 2, 1)); // [B,na,nb]
-        scores = scores.add(protection(mgr, na, nb, t.prefix));
+        protect(scores, t.prefix);
         NDArray nodeMax = scores.max(new int[] {-1});
         NDArray nodeIdx = scores.argMax(-1);
         NDArray edge = nodeMax.argSort(-1, false);
@@ -76,17 +75,10 @@ public final class BipartiteMerge {
     }
 
     /** -inf where a prefix token would merge: prefix tokens in A never leave, prefix tokens in B never receive. */
-    private static NDArray protection(NDManager m, int na, int nb, int prefix) {
-        float[] p = new float[na * nb];
+    private static void protect(NDArray scores, int prefix) {
         for (int i = 0; i < prefix; i++) {
-            if (i % 2 == 0) {
-                java.util.Arrays.fill(p, (i / 2) * nb, (i / 2 + 1) * nb, Float.NEGATIVE_INFINITY);
-            } else {
-                for (int row = 0; row < na; row++) {
-                    p[row * nb + i / 2] = Float.NEGATIVE_INFINITY;
-                }
-            }
+            NDIndex at = i % 2 == 0 ? new NDIndex(":, {}, :", i / 2) : new NDIndex(":, :, {}", i / 2);
+            scores.set(at, Float.NEGATIVE_INFINITY);
         }
-        return m.create(p, new Shape(1, na, nb));
     }
 }
