@@ -76,6 +76,7 @@ public class ReducerKernels {
     }
 
     private Tokens tokens(NDManager m) {
+        Torch.inference(); // JMH may run the benchmark on another thread than the setup: prepare this one
         m.tempAttachAll(x, keys, cls);
         return Tokens.initial(x, 1);
     }

@@ -76,21 +76,26 @@ public final class Benchmark {
      * square products of a few sizes (2·n³ flops each).
      */
     public static double gemmCeilingGflops(NDManager base) {
-        Torch.inference();
         double best = 0;
         for (int n : new int[] {512, 1024, 2048}) {
-            try (NDManager m = base.newSubManager()) {
-                NDArray a = m.randomNormal(0, 1, new Shape(n, n), DataType.FLOAT32);
-                NDArray b = m.randomNormal(0, 1, new Shape(n, n), DataType.FLOAT32);
-                Timing t = time(() -> {
-                    try (NDManager s = m.newSubManager()) {
-                        NDArray c = a.matMul(b);
-                        c.toType(DataType.FLOAT32, false); // force completion
-                    }
-                }, 2, 5, 40, 1.0);
-                best = Math.max(best, 2.0 * n * n * (double) n / (t.medianMs() / 1e3) / 1e9);
-            }
+            best = Math.max(best, gemmGflops(base, n, n, n));
         }
         return best;
+    }
+
+    /** GFLOP/s of an [m,k]×[k,n] fp32 product (median of repeated runs). */
+    public static double gemmGflops(NDManager base, int m, int k, int n) {
+        Torch.inference();
+        try (NDManager mgr = base.newSubManager()) {
+            NDArray a = mgr.randomNormal(0, 1, new Shape(m, k), DataType.FLOAT32);
+            NDArray b = mgr.randomNormal(0, 1, new Shape(k, n), DataType.FLOAT32);
+            Timing t = time(() -> {
+                try (NDManager s = mgr.newSubManager()) {
+                    s.tempAttachAll(a);
+                    a.matMul(b).toType(DataType.FLOAT32, false);
+                }
+            }, 2, 5, 40, 1.0);
+            return 2.0 * m * k * (double) n / (t.medianMs() / 1e3) / 1e9;
+        }
     }
 }

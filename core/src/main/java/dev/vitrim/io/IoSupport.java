@@ -106,6 +106,11 @@ final class IoSupport {
                 Files.createDirectories(dir);
             }
             tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+            try { // createTempFile makes it owner-only; a model or data file should be readable like any other
+                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            } catch (UnsupportedOperationException ignored) {
+                // not a POSIX file system
+            }
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 body.writeTo(ch);
                 ch.force(true);

@@ -34,11 +34,11 @@ public final class VisionTransformer implements AutoCloseable {
     private final Map<String, NDArray> params;
     private final Shape normShape;
     private final Map<Long, NDArray> posEmbedByGrid = new ConcurrentHashMap<>();
-    private final float[] posPatches; // [gridH*gridW*D] patch part of pos_embed, for resampling
+    private float[] posPatches; // [gridH*gridW*D] patch part of pos_embed, for resampling
 
     // hot-path handles
     private final NDArray patchW, patchB;
-    private final NDArray prefixWithPos; // [1, prefix, D]: CLS (and dist) tokens, plus their position embedding
+    private NDArray prefixWithPos; // [1, prefix, D]: CLS (and dist) tokens, plus their position embedding
     private final BlockWeights[] blocks;
     private final NDArray normW, normB, headW, headB, headDistW, headDistB;
 
@@ -78,6 +78,26 @@ public final class VisionTransformer implements AutoCloseable {
         this.headB = params.get("head.bias");
         this.headDistW = params.get("head_dist.weight");
         this.headDistB = params.get("head_dist.bias");
+    }
+
+    /**
+     * Recomputes what the inference path derives from the weights once (prefix tokens plus their position
+     * embedding, resampled position embeddings). Call after changing parameters in place, as training does.
+     */
+    public synchronized void refreshCaches() {
+        NDArray pos = params.get("pos_embed");
+        int pre = cfg.noEmbedClass() ? 0 : cfg.prefixTokens();
+        if (prefixWithPos != null) {
+            NDArray prefix = params.get("cls_token");
+            if (cfg.distilled()) {
+                prefix = prefix.concat(params.get("dist_token"), 1);
+            }
+            NDArray fresh = pre > 0 ? prefix.add(pos.get(new NDIndex(":, :{}, :", pre))) : prefix.duplicate();
+            prefixWithPos.set(fresh.toFloatArray());
+        }
+        posPatches = pos.get(new NDIndex(":, {}:, :", pre)).toFloatArray();
+        long native_ = gridKey(cfg.gridH(), cfg.gridW());
+        posEmbedByGrid.keySet().removeIf(k -> k != native_); // the native grid is a view of pos_embed itself
     }
 
     /** Loads a checkpoint file or folder; {@code heads} &gt; 0 overrides the head count. */
@@ -374,10 +394,13 @@ public final class VisionTransformer implements AutoCloseable {
         int d = cfg.width();
         NDArray patches = images.reshape(b, 3, gh, p, gw, p).transpose(0, 2, 4, 1, 3, 5)
                 .reshape(b, (long) gh * gw, 3L * p * p);
-        NDArray x = linear(patches, patchW, patchB);
         if (ai.djl.pytorch.jni.JniUtils.isGradMode()) {
-            return embedTrainable(x, gh, gw);
+            // the cached patchW is a view taken before the weights required gradients: autograd does not see it
+            NDArray w = params.get("patch_embed.proj.weight").reshape(d, 3L * p * p);
+            w.attach(images.getManager());
+            return embedTrainable(linear(patches, w, patchB), gh, gw);
         }
+        NDArray x = linear(patches, patchW, patchB);
         x = x.add(posEmbed(gh, gw));
         if (prefixWithPos != null) {
             // a view of the model's own array: re-home it so it is freed with this forward
@@ -395,18 +418,25 @@ public final class VisionTransformer implements AutoCloseable {
                     + ", got " + gh + "x" + gw);
         }
         long b = x.getShape().get(0);
+        NDManager m = x.getManager(); // every temporary is re-homed there: none may pile up in the model's manager
         int pre = cfg.noEmbedClass() ? 0 : cfg.prefixTokens();
         NDArray pos = params.get("pos_embed");
-        x = x.add(pos.get(new NDIndex(":, {}:, :", pre)));
+        NDArray posPatches = pos.get(new NDIndex(":, {}:, :", pre));
+        posPatches.attach(m);
+        x = x.add(posPatches);
         if (cfg.prefixTokens() == 0) {
             return x;
         }
         NDArray prefix = params.get("cls_token");
         if (cfg.distilled()) {
             prefix = prefix.concat(params.get("dist_token"), 1);
+            prefix.attach(m);
         }
         if (pre > 0) {
-            prefix = prefix.add(pos.get(new NDIndex(":, :{}, :", pre)));
+            NDArray posPrefix = pos.get(new NDIndex(":, :{}, :", pre));
+            posPrefix.attach(m);
+            prefix = prefix.add(posPrefix);
+            prefix.attach(m);
         }
         NDArray expanded = prefix.broadcast(b, cfg.prefixTokens(), cfg.width());
         expanded.attach(x.getManager());

@@ -1,0 +1,401 @@
+package dev.vitrim.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.vitrim.VitrimException;
+import dev.vitrim.data.DataHome;
+import dev.vitrim.data.Datasets;
+import dev.vitrim.data.LabeledImages;
+import dev.vitrim.data.Splits;
+import dev.vitrim.model.Checkpoint;
+import dev.vitrim.model.Presets;
+import dev.vitrim.model.Torch;
+import dev.vitrim.model.VitConfig;
+import dev.vitrim.train.ArchSpec;
+import dev.vitrim.train.ModelFiles;
+import dev.vitrim.train.TrainConfig;
+import dev.vitrim.train.TrainState;
+import dev.vitrim.train.Trainer;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Train a ViT classifier, from scratch or from a checkpoint, on CPU.",
+                "",
+                "AdamW (no weight decay on norms, biases, tokens and position embeddings), linear warm-up then cosine "
+                        + "decay, label smoothing, global-norm gradient clipping, fixed seeds. Mini-batches are "
+                        + "prepared and augmented (random shifts; flips except for digits) in a background thread.",
+                "",
+                "The validation split is held out from the training data (a fixed, seeded, per-class "
+                        + "--val-fraction) and picks the best epoch; test splits are refused here.",
+                "",
+                "Writes, for -o DIR/NAME.safetensors:",
+                "  NAME.safetensors        the model with the best validation accuracy (timm names; config, class "
+                        + "names and preprocessing in the metadata; loads in vitrim and timm)",
+                "  NAME.last.safetensors   the model after the latest epoch",
+                "  NAME.state.safetensors  weights + AdamW moments + counters, for --resume",
+                "  NAME.log.jsonl          one JSON line per epoch (train/val loss and accuracy, lr, images/s, "
+                        + "seconds)",
+                "All are replaced atomically after every epoch: an interrupted run loses at most one epoch."},
+        footer = {"", "Architecture (--config): comma-separated key=value pairs",
+                "  width=D, depth=L, heads=H, patch=P   required (H divides D)",
+                "  image=S     input size (default: the data set's, e.g. 28 for MNIST)",
+                "  mlp=M       MLP hidden width (default 4*D)",
+                "  pool=token|avg, eps=1e-6, name=vit_custom",
+                "",
+                "Data sets: mnist[:train], fashion-mnist[:train], cats-dogs[:train] (fetch them first with "
+                        + "'vitrim data fetch'), folder:PATH (one sub-folder per class).",
+                "",
+                "Examples:",
+                "  vitrim train --data mnist --config width=64,depth=6,heads=4,patch=2,mlp=128 --epochs 10 "
+                        + "--batch 128 -o models/mnist.safetensors",
+                "  vitrim train --data folder:pets/ --init deit_tiny.safetensors --epochs 5 --lr 2e-4 "
+                        + "-o models/pets.safetensors",
+                "  vitrim train --resume -o models/mnist.safetensors"})
+public final class TrainCommand implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--data", paramLabel = "DATASET",
+            description = "Training data: mnist, fashion-mnist, cats-dogs (their train split) or folder:PATH "
+                    + "(with --resume: default the run's).")
+    String data;
+
+    @Option(names = "--val", paramLabel = "DATASET",
+            description = "Validation data instead of a hold-out, e.g. folder:PATH/val (same classes).")
+    String val;
+
+    @Option(names = "--val-fraction", paramLabel = "F", description = "Fraction of each class held out for "
+            + "validation (default: 0.1).")
+    Double valFraction;
+
+    @Option(names = "--limit", paramLabel = "N", description = "Train on a seeded slice of N images (default: all).")
+    Integer limit;
+
+    @Option(names = "--val-limit", paramLabel = "N", description = "Validate on a seeded slice of N images.")
+    Integer valLimit;
+
+    static final class ArchChoice {
+        @Option(names = "--config", paramLabel = "SPEC",
+                description = "A custom architecture, e.g. width=64,depth=6,heads=4,patch=2,mlp=128 (see below).")
+        String config;
+
+        @Option(names = "--arch", paramLabel = "NAME", description = "A preset, e.g. deit_tiny_patch16_224 "
+                + "(random weights).")
+        String arch;
+
+        @Option(names = "--init", paramLabel = "PATH", description = "Start from a checkpoint (any file or folder "
+                + "vitrim loads); a new classifier head when the class count differs.")
+        Path init;
+    }
+
+    @ArgGroup(exclusive = true)
+    ArchChoice archChoice;
+
+    @Option(names = "--heads", paramLabel = "N", description = "Heads of the --init checkpoint, when its file does not "
+            + "say.")
+    int heads;
+
+    @Option(names = "--new-head", description = "With --init: a fresh classifier head even if the class count matches.")
+    boolean newHead;
+
+    @Option(names = "--epochs", paramLabel = "N", description = "Epochs (default: 10).")
+    Integer epochs;
+
+    @Option(names = "--batch", paramLabel = "B", description = "Images per step (default: 128).")
+    Integer batch;
+
+    @Option(names = "--micro-batch", paramLabel = "N", description = "Images per forward/backward pass; gradients of "
+            + "the passes add up to the batch's (default: 32, fastest on CPU; 0: the whole batch at once).")
+    Integer microBatch;
+
+    @Option(names = "--lr", paramLabel = "LR", description = "Peak learning rate (default: 1e-3).")
+    Double lr;
+
+    @Option(names = "--min-lr", paramLabel = "LR", description = "Final learning rate of the cosine (default: 1e-5).")
+    Double minLr;
+
+    @Option(names = "--warmup", paramLabel = "EPOCHS", description = "Linear warm-up in epochs, fractions allowed "
+            + "(default: 10%% of --epochs, at most 5).")
+    Double warmup;
+
+    @Option(names = "--weight-decay", paramLabel = "WD", description = "AdamW weight decay (default: 0.05).")
+    Double weightDecay;
+
+    @Option(names = "--label-smoothing", paramLabel = "E", description = "Label smoothing (default: 0.1).")
+    Double labelSmoothing;
+
+    @Option(names = "--clip-grad", paramLabel = "NORM", description = "Clip the global gradient norm; 0 disables "
+            + "(default: 1.0).")
+    Double clipGrad;
+
+    @Option(names = "--seed", paramLabel = "N", description = "Seed of initialisation, data order and augmentation "
+            + "(default: 0).")
+    Long seed;
+
+    @Option(names = "--translate", paramLabel = "PX", description = "Maximum random shift of training images "
+            + "(default: 2 for MNIST/Fashion-MNIST, 4 for cats-dogs, size/8 for folders).")
+    Integer translate;
+
+    @Option(names = "--flip", negatable = true, description = "Random horizontal flips (default: on, except MNIST).")
+    Boolean flip;
+
+    @Option(names = {"-o", "--output"}, paramLabel = "PATH", required = true,
+            description = "Where the best model goes (NAME.safetensors); the other files sit next to it.")
+    Path output;
+
+    @Option(names = "--resume", description = "Continue the run of -o from NAME.state.safetensors, exactly; "
+            + "options not given are taken from the run.")
+    boolean resume;
+
+    @Option(names = "--overwrite", description = "Start over even if files of an earlier run exist at -o.")
+    boolean overwrite;
+
+    @Option(names = "--eval-batch", paramLabel = "B", defaultValue = "256",
+            description = "Validation batch size (default: ${DEFAULT-VALUE}).")
+    int evalBatch;
+
+    @Option(names = "--progress", negatable = true, description = "Progress bar on stderr (default: on when "
+            + "attached to a terminal).")
+    Boolean progress;
+
+    @Mixin
+    CommonOptions common;
+
+    private boolean given(String option) {
+        return spec.commandLine().getParseResult().hasMatchedOption(option);
+    }
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        Torch.engine(common.threads);
+        Trainer.Files4 files = Trainer.Files4.of(output);
+        TrainState state = null;
+        ObjectNode savedData = null;
+        if (resume) {
+            if (!Files.exists(files.state())) {
+                throw new VitrimException("--resume: " + files.state() + " not found (it is written after every epoch "
+                        + "of a run with -o " + output + ")");
+            }
+            state = TrainState.read(files.state());
+            savedData = (ObjectNode) state.info().path("data_options");
+        }
+        // data options: given > saved run > defaults
+        String dataName = data != null ? data : savedData != null ? savedData.path("data").asText(null) : null;
+        if (dataName == null) {
+            throw new VitrimException("--data is required (e.g. --data mnist; allowed: " + Datasets.USAGE + ")");
+        }
+        String valName = val != null ? val : savedData != null ? savedData.path("val").asText(null) : null;
+        double fraction = valFraction != null ? valFraction : savedData != null
+                ? savedData.path("val_fraction").asDouble(0.1) : 0.1;
+        int trainLimit = limit != null ? limit : savedData != null ? savedData.path("limit").asInt(0) : 0;
+        int vLimit = valLimit != null ? valLimit : savedData != null ? savedData.path("val_limit").asInt(0) : 0;
+        if (!(fraction > 0 && fraction < 1)) {
+            throw new VitrimException("--val-fraction must be between 0 and 1 (exclusive), got " + fraction);
+        }
+        if (trainLimit < 0 || vLimit < 0) {
+            throw new VitrimException("--limit and --val-limit must be positive");
+        }
+        Datasets.Spec spec0 = Datasets.parse(dataName);
+        if (spec0.isTest()) {
+            throw new VitrimException("--data " + dataName + ": the test split is only for final numbers; train on "
+                    + spec0.kind() + " (its train split; validation is held out from it)");
+        }
+        Datasets.Info info = Datasets.info(spec0);
+        List<String> classes = info.classes();
+        int k = classes.size();
+
+        VitConfig arch = architecture(state, info, classes, k);
+        if (arch.numClasses() != k) {
+            throw new VitrimException("the model has " + arch.numClasses() + " outputs but " + spec0 + " has " + k
+                    + " classes");
+        }
+
+        // hyperparameters: given > saved run > defaults
+        TrainConfig base = state != null ? TrainConfig.fromJson(state.info().path("train")) : null;
+        int ep = epochs != null ? epochs : base != null ? base.epochs() : 10;
+        double wu = warmup != null ? warmup : base != null && !given("--epochs") ? base.warmupEpochs()
+                : Math.min(5.0, 0.1 * ep);
+        TrainConfig cfg = new TrainConfig(ep,
+                batch != null ? batch : base != null ? base.batch() : 128,
+                lr != null ? lr : base != null ? base.lr() : 1e-3,
+                minLr != null ? minLr : base != null ? base.minLr() : 1e-5,
+                wu,
+                weightDecay != null ? weightDecay : base != null ? base.weightDecay() : 0.05,
+                0.9, 0.999, 1e-8,
+                labelSmoothing != null ? labelSmoothing : base != null ? base.labelSmoothing() : 0.1,
+                clipGrad != null ? clipGrad : base != null ? base.clipNorm() : 1.0,
+                seed != null ? seed : base != null ? base.seed() : 0,
+                translate != null ? translate : base != null ? base.translate() : info.translateFor(arch.imageSize()),
+                flip != null ? flip : base != null ? base.flip() : info.flip(),
+                microBatch != null ? microBatch : base != null ? base.microBatch() : 32);
+        if (base != null) {
+            List<String> changed = new ArrayList<>();
+            ObjectNode a = base.toJson();
+            ObjectNode b = cfg.toJson();
+            a.fieldNames().forEachRemaining(f -> {
+                if (!a.get(f).equals(b.get(f))) {
+                    changed.add(f + " " + a.get(f) + " -> " + b.get(f));
+                }
+            });
+            if (!changed.isEmpty()) {
+                err.println("vitrim: note: resuming with changed settings (" + String.join(", ", changed)
+                        + "); the result differs from an uninterrupted run");
+            }
+        }
+
+        // the images
+        Path root = DataHome.root();
+        LabeledImages pool = Datasets.load(spec0, root, arch.preprocess());
+        LabeledImages trainSet;
+        LabeledImages valSet;
+        if (valName != null) {
+            Datasets.Spec vs = Datasets.parse(valName);
+            if (vs.isTest()) {
+                throw new VitrimException("--val " + valName + ": the test split is only for final numbers; leave "
+                        + "--val out to hold out a validation split from the training data");
+            }
+            valSet = Datasets.load(vs, root, arch.preprocess());
+            if (!valSet.classes().equals(pool.classes())) {
+                throw new VitrimException("--val " + valName + ": its classes " + valSet.classes()
+                        + " differ from the training data's " + pool.classes());
+            }
+            trainSet = pool;
+        } else {
+            Splits.TrainVal tv = Splits.holdOut(pool, fraction, Splits.HOLD_OUT_SEED);
+            trainSet = pool.subset(tv.train(), spec0 + " (train)");
+            valSet = pool.subset(tv.val(), spec0 + " (val)");
+        }
+        if (trainLimit > 0) {
+            trainSet = slice(trainSet, trainLimit, Splits.HOLD_OUT_SEED + 1);
+        }
+        if (vLimit > 0) {
+            valSet = slice(valSet, vLimit, Splits.HOLD_OUT_SEED + 2);
+        }
+        ObjectNode dataOptions = JSON.createObjectNode();
+        dataOptions.put("data", dataName).put("val", valName).put("val_fraction", fraction).put("limit", trainLimit)
+                .put("val_limit", vLimit);
+
+        out.printf(Locale.ROOT, "model: %s (%,d parameters)%n", describe(arch), arch.parameterCount());
+        out.printf(Locale.ROOT, "data: %,d training and %,d validation images from %s, %d classes, %d threads%n",
+                trainSet.size(), valSet.size(), spec0, k, ai.djl.pytorch.jni.JniUtils.getNumThreads());
+        out.flush();
+
+        boolean bar = progress != null ? progress : System.console() != null;
+        Path initPath = archChoice != null ? archChoice.init : null;
+        if (initPath == null && state != null && !state.info().path("init").isNull()
+                && !state.info().path("init").isMissingNode()) {
+            initPath = Path.of(state.info().path("init").asText());
+        }
+        Trainer.Job job = new Trainer.Job(arch, initPath, newHead, trainSet, valSet, spec0.toString(),
+                cfg, output, resume, overwrite, evalBatch, dataOptions);
+        Trainer.Summary sum = Trainer.run(job, new Listener(out, bar));
+        out.printf(Locale.ROOT, "best: epoch %d, val acc %.2f%% -> %s%n", sum.bestEpoch(), 100 * sum.bestValAcc(),
+                sum.model());
+        out.printf("last epoch: %s; resume state: %s; log: %s%n", sum.last(), sum.state(), sum.log());
+        return 0;
+    }
+
+    private static LabeledImages slice(LabeledImages d, int n, long seed) {
+        int[] all = new int[d.size()];
+        for (int i = 0; i < all.length; i++) {
+            all[i] = i;
+        }
+        return d.subset(Splits.limit(all, n, seed), d.name());
+    }
+
+    private VitConfig architecture(TrainState state, Datasets.Info info, List<String> classes, int k) {
+        if (archChoice == null) {
+            if (state != null) {
+                return ModelFiles.configFromJson(state.arch());
+            }
+            throw new VitrimException("give an architecture: --config SPEC, --arch NAME or --init PATH");
+        }
+        if (archChoice.config != null) {
+            return ArchSpec.toConfig(archChoice.config, info.nativeSize(), k, classes, info::preprocess);
+        }
+        if (archChoice.arch != null) {
+            VitConfig p = Presets.get(archChoice.arch);
+            return p.withClasses(k, classes).withPreprocess(info.preprocess(p.imageSize()));
+        }
+        try (Checkpoint ck = Checkpoint.open(archChoice.init, heads)) {
+            VitConfig c = ck.config();
+            if (c.numClasses() == 0) {
+                throw new VitrimException(archChoice.init + ": has no classifier head; vitrim fine-tunes classifiers "
+                        + "(a head with the data set's " + k + " classes is needed)");
+            }
+            return c.withClasses(k, classes);
+        }
+    }
+
+    static String describe(VitConfig c) {
+        return c.name() + " (" + ModelFiles.architecture(c) + ")";
+    }
+
+    /** Progress bar on stderr and one summary line per epoch on stdout. */
+    static final class Listener implements Trainer.Listener {
+        private final PrintWriter out;
+        private final boolean bar;
+        private ProgressBar pb;
+
+        Listener(PrintWriter out, boolean bar) {
+            this.out = out;
+            this.bar = bar;
+        }
+
+        @Override
+        public void epochStart(int epoch, int epochs, int steps, int images) {
+            if (bar) {
+                pb = new ProgressBarBuilder().setTaskName(String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs))
+                        .setInitialMax(steps).setUpdateIntervalMillis(500)
+                        .setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
+            }
+        }
+
+        @Override
+        public void step(int epoch, int step, int steps, double loss, double accuracy, double imagesPerSec, double lr) {
+            if (pb != null) {
+                pb.stepTo(step);
+                pb.setExtraMessage(String.format(Locale.ROOT, "loss %.4f acc %.1f%% %.0f img/s", loss,
+                        100 * accuracy, imagesPerSec));
+            }
+        }
+
+        @Override
+        public void epochEnd(Trainer.EpochResult r) {
+            if (pb != null) {
+                pb.close();
+                pb = null;
+            }
+            out.printf(Locale.ROOT, "epoch %d/%d: train loss %.4f acc %.2f%% | val loss %.4f acc %.2f%%%s | lr %.2e | "
+                            + "%.0f img/s | %.0f s%n", r.epoch(), r.epochs(), r.trainLoss(), 100 * r.trainAcc(),
+                    r.valLoss(), 100 * r.valAcc(), r.best() ? " (best)" : "", r.lr(), r.imagesPerSec(), r.seconds());
+            out.flush();
+        }
+
+        @Override
+        public void message(String line) {
+            out.println(line);
+            out.flush();
+        }
+    }
+}

@@ -1,0 +1,441 @@
+package dev.vitrim.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.vitrim.VitrimException;
+import dev.vitrim.data.BatchLoader;
+import dev.vitrim.data.ImageTransform;
+import dev.vitrim.data.LabeledImages;
+import dev.vitrim.io.FloatTensor;
+import dev.vitrim.model.Checkpoint;
+import dev.vitrim.model.Torch;
+import dev.vitrim.model.VisionTransformer;
+import dev.vitrim.model.VitConfig;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Trains a {@link VisionTransformer} classifier: AdamW with warm-up and cosine decay, label smoothing, global-norm
+ * gradient clipping, seeded data order and augmentation prepared in a background thread.
+ *
+ * <p>Files, for {@code -o DIR/NAME.safetensors}:
+ * <ul>
+ *   <li>{@code NAME.safetensors} — the model with the best validation accuracy so far (ties keep the earlier
+ *       epoch), in timm layout with config, class names and preprocessing in the metadata;</li>
+ *   <li>{@code NAME.last.safetensors} — the model after the latest epoch (its validation numbers are measured on
+ *       this file as reloaded);</li>
+ *   <li>{@code NAME.state.safetensors} — the {@link TrainState} to {@code --resume} from;</li>
+ *   <li>{@code NAME.log.jsonl} — one JSON line per epoch.</li>
+ * </ul>
+ * Every file is replaced atomically after each epoch (model files first, the state last), so a crash or kill loses at
+ * most the epoch in progress and never leaves a partial file. A non-finite loss or gradient stops training with a
+ * {@link VitrimException} and writes nothing for that epoch.
+ */
+public final class Trainer {
+    private Trainer() {}
+
+    /** Progress callbacks (all on the training thread). */
+    public interface Listener {
+        default void epochStart(int epoch, int epochs, int steps, int images) {}
+
+        /** After every step: running means over the epoch so far. */
+        default void step(int epoch, int step, int steps, double loss, double accuracy, double imagesPerSec,
+                          double lr) {}
+
+        default void epochEnd(EpochResult r) {}
+
+        default void message(String line) {}
+    }
+
+    /**
+     * What to train.
+     *
+     * @param arch      the architecture, classes, labels and preprocessing of the model to train
+     * @param init      checkpoint to start from (null: random initialisation with the seed)
+     * @param newHead   with {@code init}: replace the classifier even if the class count matches
+     * @param train     training images
+     * @param val       validation images (model selection)
+     * @param dataName  the training data set's name, e.g. "mnist:train" (recorded, checked on resume)
+     * @param cfg       hyperparameters
+     * @param output    where the best model goes ({@code NAME.safetensors})
+     * @param resume    continue from {@code NAME.state.safetensors}
+     * @param overwrite start over even if files of an earlier run exist
+     * @param evalBatch batch size of validation
+     * @param dataOptions how train and val were drawn (recorded in the state for --resume; may be null)
+     */
+    public record Job(VitConfig arch, Path init, boolean newHead, LabeledImages train, LabeledImages val,
+                      String dataName, TrainConfig cfg, Path output, boolean resume, boolean overwrite, int evalBatch,
+                      JsonNode dataOptions) {}
+
+    /** Result of one epoch (epoch is 1-based). */
+    public record EpochResult(int epoch, int epochs, double trainLoss, double trainAcc, double valLoss, double valAcc,
+                              double lr, double imagesPerSec, double seconds, boolean best, double gradNorm) {
+        public ObjectNode toJson() {
+            ObjectNode o = ModelFiles.JSON.createObjectNode();
+            o.put("epoch", epoch).put("epochs", epochs).put("train_loss", trainLoss).put("train_acc", trainAcc)
+                    .put("val_loss", valLoss).put("val_acc", valAcc).put("lr", lr).put("images_per_s", imagesPerSec)
+                    .put("seconds", seconds).put("best", best).put("grad_norm", gradNorm);
+            return o;
+        }
+    }
+
+    /** Outcome of a run. */
+    public record Summary(int epochsDone, int bestEpoch, double bestValAcc, Path model, Path last, Path state,
+                          Path log, List<EpochResult> epochs) {}
+
+    /** Sibling files of an output model. */
+    public record Files4(Path model, Path last, Path state, Path log) {
+        public static Files4 of(Path output) {
+            Path abs = output.toAbsolutePath();
+            String n = abs.getFileName().toString();
+            String stem = n.endsWith(".safetensors") ? n.substring(0, n.length() - ".safetensors".length()) : n;
+            Path dir = abs.getParent();
+            return new Files4(abs, dir.resolve(stem + ".last.safetensors"), dir.resolve(stem + ".state.safetensors"),
+                    dir.resolve(stem + ".log.jsonl"));
+        }
+    }
+
+    public static Summary run(Job job, Listener listener) {
+        Listener l = listener == null ? new Listener() { } : listener;
+        TrainConfig cfg = job.cfg();
+        VitConfig arch = job.arch();
+        Files4 files = Files4.of(job.output());
+        if (!job.output().getFileName().toString().endsWith(".safetensors")) {
+            throw new VitrimException("-o " + job.output() + ": the model file name must end in .safetensors");
+        }
+        checkData(job);
+        TrainState state = null;
+        if (job.resume()) {
+            if (!Files.exists(files.state())) {
+                throw new VitrimException("--resume: " + files.state() + " not found (it is written after every epoch "
+                        + "of a run with -o " + job.output() + ")");
+            }
+            state = TrainState.read(files.state());
+            checkResumable(state, files.state(), job);
+        } else if (!job.overwrite()) {
+            for (Path p : List.of(files.state(), files.model())) {
+                if (Files.exists(p)) {
+                    throw new VitrimException(p + " exists: add --resume to continue that run, or --overwrite to start "
+                            + "over");
+                }
+            }
+        }
+        removeStaleTemporaries(files);
+        Torch.engine();
+        VisionTransformer vit = buildModel(job, state);
+        int n = job.train().size();
+        int steps = (n + cfg.batch() - 1) / cfg.batch();
+        LrSchedule schedule = new LrSchedule(cfg.lr(), cfg.minLr(), Math.round(cfg.warmupEpochs() * steps),
+                (long) cfg.epochs() * steps);
+        int s = arch.imageSize();
+        int k = arch.numClasses();
+        ImageTransform trainT = new ImageTransform(arch.preprocess(), cfg.translate(), cfg.flip());
+        ImageTransform evalT = new ImageTransform(arch.preprocess(), 0, false);
+        List<EpochResult> results = new ArrayList<>();
+        int start = 0;
+        double bestAcc = -1;
+        int bestEpoch = 0;
+        try (vit; AdamW opt = new AdamW(vit, cfg)) {
+            if (state != null) {
+                opt.importState(state.optim(), state.steps());
+                start = state.epochsDone();
+                bestAcc = state.bestValAcc();
+                bestEpoch = state.bestEpoch();
+                truncateLog(files.log(), start);
+                l.message("resuming after epoch " + start + " of " + cfg.epochs() + " (best so far: epoch "
+                        + bestEpoch + ", val acc " + pct(bestAcc) + ")");
+            } else {
+                deleteIfExists(files.log());
+            }
+            if (start >= cfg.epochs()) {
+                l.message("nothing to do: " + start + " epochs already done (raise --epochs to train longer)");
+            }
+            Engine engine = Engine.getEngine("PyTorch");
+            float smooth = (float) cfg.labelSmoothing();
+            for (int epoch = start; epoch < cfg.epochs(); epoch++) {
+                l.epochStart(epoch + 1, cfg.epochs(), steps, n);
+                long t0 = System.nanoTime();
+                double lossSum = 0;
+                long correct = 0;
+                long seen = 0;
+                double lr = 0;
+                double gradNorm = 0;
+                try (BatchLoader loader = new BatchLoader(job.train(), trainT, cfg.batch(), true, cfg.seed(), epoch, 4)) {
+                    while (loader.hasNext()) {
+                        BatchLoader.Batch b = loader.next();
+                        long t = (long) epoch * steps + b.index();
+                        lr = schedule.at(t);
+                        int bs = b.size();
+                        float[] target = new float[bs * k];
+                        java.util.Arrays.fill(target, smooth / k);
+                        for (int i = 0; i < bs; i++) {
+                            target[i * k + b.y()[i]] += 1f - smooth;
+                        }
+                        float[] logits = new float[bs * k];
+                        double loss = 0;
+                        int mb = cfg.microBatch() > 0 ? Math.min(cfg.microBatch(), bs) : bs;
+                        int per = 3 * s * s;
+                        try (NDManager m = vit.manager().newSubManager()) {
+                            try (GradientCollector gc = engine.newGradientCollector()) {
+                                // passes of mb images; gradients accumulate, each pass's loss is sum/bs
+                                for (int from = 0; from < bs; from += mb) {
+                                    int cnt = Math.min(mb, bs - from);
+                                    try (NDManager p = m.newSubManager()) {
+                                        NDArray x = p.create(java.util.Arrays.copyOfRange(b.x(), from * per,
+                                                (from + cnt) * per), new Shape(cnt, 3, s, s));
+                                        NDArray tg = p.create(java.util.Arrays.copyOfRange(target, from * k,
+                                                (from + cnt) * k), new Shape(cnt, k));
+                                        NDArray out = vit.forward(x);
+                                        NDArray part = out.logSoftmax(1).mul(tg).sum().neg().div((float) bs);
+                                        gc.backward(part);
+                                        loss += part.getFloat();
+                                        System.arraycopy(out.toFloatArray(), 0, logits, from * k, cnt * k);
+                                    }
+                                }
+                            } finally {
+                                Torch.grad(false);
+                            }
+                            if (!Double.isFinite(loss)) {
+                                throw diverged("the loss became " + loss, epoch, b.index(), lr, files);
+                            }
+                            AdamW.StepInfo info = opt.step(lr, m);
+                            if (!Double.isFinite(info.gradNorm())) {
+                                throw diverged("the gradient norm became " + info.gradNorm(), epoch, b.index(), lr,
+                                        files);
+                            }
+                            gradNorm = info.gradNorm();
+                        }
+                        for (int i = 0; i < bs; i++) {
+                            if (Evaluator.argmax(logits, i * k, k) == b.y()[i]) {
+                                correct++;
+                            }
+                        }
+                        lossSum += loss * bs;
+                        seen += bs;
+                        double secs = (System.nanoTime() - t0) / 1e9;
+                        l.step(epoch + 1, b.index() + 1, steps, lossSum / seen, (double) correct / seen, seen / secs, lr);
+                    }
+                }
+                double trainSecs = (System.nanoTime() - t0) / 1e9;
+                vit.refreshCaches(); // the in-memory model answers with this epoch's weights
+                // the model after this epoch, saved and reloaded: validation measures the file itself
+                Map<String, FloatTensor> timm = vit.exportTensors();
+                ObjectNode extra = trainingInfo(job, epoch + 1);
+                ModelFiles.save(timm, arch, extra, files.last());
+                Evaluator.Metrics val;
+                try (VisionTransformer saved = VisionTransformer.load(files.last(), 0)) {
+                    val = Evaluator.evaluate(saved, job.val(), evalT, job.evalBatch());
+                }
+                boolean best = val.accuracy() > bestAcc;
+                if (best) {
+                    bestAcc = val.accuracy();
+                    bestEpoch = epoch + 1;
+                    extra.put("val_acc", val.accuracy()).put("val_loss", val.loss());
+                    ModelFiles.save(timm, arch, extra, files.model());
+                }
+                ObjectNode info = TrainState.newInfo();
+                info.put("epochs_done", epoch + 1);
+                info.put("steps", opt.steps());
+                info.put("best_val_acc", bestAcc);
+                info.put("best_epoch", bestEpoch);
+                info.put("data", job.dataName());
+                info.put("train_images", job.train().size());
+                info.put("val_images", job.val().size());
+                info.set("arch", ModelFiles.configToJson(arch));
+                info.set("train", cfg.toJson());
+                info.put("init", job.init() == null ? null : job.init().toString());
+                if (job.dataOptions() != null) {
+                    info.set("data_options", job.dataOptions());
+                }
+                new TrainState(info, ModelFiles.internalTensors(vit), opt.exportState()).write(files.state());
+                EpochResult r = new EpochResult(epoch + 1, cfg.epochs(), lossSum / seen, (double) correct / seen,
+                        val.loss(), val.accuracy(), lr, seen / trainSecs, (System.nanoTime() - t0) / 1e9, best,
+                        gradNorm);
+                appendLog(files.log(), r);
+                results.add(r);
+                l.epochEnd(r);
+            }
+            int done = Math.max(start, cfg.epochs());
+            return new Summary(done, bestEpoch, bestAcc, files.model(), files.last(), files.state(), files.log(),
+                    results);
+        }
+    }
+
+    private static ObjectNode trainingInfo(Job job, int epoch) {
+        ObjectNode o = ModelFiles.JSON.createObjectNode();
+        o.put("trained_by", "vitrim train");
+        o.put("data", job.dataName());
+        o.put("epoch", epoch);
+        o.put("train_images", job.train().size());
+        o.put("val_images", job.val().size());
+        if (job.init() != null) {
+            o.put("init", job.init().toString());
+        }
+        o.set("train", job.cfg().toJson());
+        return o;
+    }
+
+    private static VitrimException diverged(String what, int epoch, int step, double lr, Files4 files) {
+        String kept = Files.exists(files.model()) ? files.model() + " still holds the best model so far"
+                : "no model was saved";
+        return new VitrimException(String.format(Locale.ROOT, "training diverged: %s at epoch %d, step %d (lr %.3g); "
+                + "nothing was saved for this epoch and %s; lower --lr, lengthen --warmup or keep --clip-grad on",
+                what, epoch + 1, step + 1, lr, kept));
+    }
+
+    private static void checkData(Job job) {
+        VitConfig a = job.arch();
+        for (LabeledImages d : List.of(job.train(), job.val())) {
+            if (d.numClasses() != a.numClasses()) {
+                throw new VitrimException(d.name() + " has " + d.numClasses() + " classes but the model has "
+                        + a.numClasses() + " outputs");
+            }
+            if (d.size() == 0) {
+                throw new VitrimException(d.name() + ": no images");
+            }
+        }
+        if (job.evalBatch() < 1) {
+            throw new VitrimException("evaluation batch must be positive");
+        }
+    }
+
+    private static void checkResumable(TrainState st, Path file, Job job) {
+        VitConfig saved;
+        try {
+            saved = ModelFiles.configFromJson(st.arch());
+        } catch (RuntimeException e) {
+            throw new VitrimException(file + ": the architecture in the training state is unreadable (" + e.getMessage()
+                    + ")");
+        }
+        String want = ModelFiles.architecture(job.arch());
+        String have = ModelFiles.architecture(saved);
+        if (!want.equals(have)) {
+            throw new VitrimException("--resume: " + file + " holds a different architecture (" + have
+                    + ") than requested (" + want + "); use the same --config/--arch, or a new -o for a new run");
+        }
+        if (!st.data().equals(job.dataName())) {
+            throw new VitrimException("--resume: " + file + " was trained on " + st.data() + ", not " + job.dataName()
+                    + "; use the same --data, or --init " + file.getParent().resolve(
+                    file.getFileName().toString().replace(".state.", ".")) + " with a new -o to fine-tune");
+        }
+    }
+
+    private static VisionTransformer buildModel(Job job, TrainState state) {
+        VitConfig arch = job.arch();
+        if (state != null) {
+            VisionTransformer vit = VisionTransformer.random(arch, job.cfg().seed());
+            try {
+                ModelFiles.assignInternal(vit, state.model(), "");
+                return vit;
+            } catch (RuntimeException e) {
+                vit.close();
+                throw e;
+            }
+        }
+        if (job.init() == null) {
+            VisionTransformer vit = VisionTransformer.random(arch, job.cfg().seed());
+            TimmInit.apply(vit, job.cfg().seed());
+            return vit;
+        }
+        VisionTransformer loaded;
+        try (Checkpoint ck = Checkpoint.open(job.init(), arch.heads())) {
+            loaded = VisionTransformer.load(ck);
+        }
+        VitConfig lc = loaded.config();
+        boolean sameHead = lc.numClasses() == arch.numClasses() && !job.newHead();
+        if (sameHead && ModelFiles.architecture(lc).equals(ModelFiles.architecture(arch))) {
+            return loaded;
+        }
+        try (loaded) {
+            VisionTransformer vit = VisionTransformer.random(arch, job.cfg().seed());
+            try {
+                ModelFiles.copyParameters(loaded, vit, !sameHead);
+                return vit;
+            } catch (RuntimeException e) {
+                vit.close();
+                throw e;
+            }
+        }
+    }
+
+    private static void appendLog(Path log, EpochResult r) {
+        try {
+            Files.writeString(log, r.toJson().toString() + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new VitrimException(log + ": cannot write (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** Keeps the log lines of epochs up to {@code epochs} (a resumed run rewrites the rest). */
+    private static void truncateLog(Path log, int epochs) {
+        if (!Files.exists(log)) {
+            return;
+        }
+        try {
+            List<String> keep = new ArrayList<>();
+            for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+                if (line.isBlank()) {
+                    continue;
+                }
+                try {
+                    JsonNode o = ModelFiles.JSON.readTree(line);
+                    if (o.path("epoch").asInt(Integer.MAX_VALUE) <= epochs) {
+                        keep.add(line);
+                    }
+                } catch (IOException e) {
+                    // a torn last line from a crash: dropped
+                }
+            }
+            Files.write(log, keep, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new VitrimException(log + ": cannot rewrite (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** Temporary files that a killed atomic write of one of our outputs left behind (".NAME.*.tmp"). */
+    private static void removeStaleTemporaries(Files4 f) {
+        Path dir = f.model().getParent();
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        List<String> prefixes = new ArrayList<>();
+        for (Path p : List.of(f.model(), f.last(), f.state())) {
+            prefixes.add("." + p.getFileName() + ".");
+        }
+        try (var ds = Files.newDirectoryStream(dir, ".*.tmp")) {
+            for (Path p : ds) {
+                String n = p.getFileName().toString();
+                if (prefixes.stream().anyMatch(n::startsWith)) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        } catch (IOException e) {
+            // harmless leftovers; the run itself does not depend on them
+        }
+    }
+
+    private static void deleteIfExists(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException e) {
+            throw new VitrimException(p + ": cannot delete (" + e.getMessage() + ")", e);
+        }
+    }
+
+    static String pct(double acc) {
+        return acc < 0 ? "n/a" : String.format(Locale.ROOT, "%.2f%%", 100 * acc);
+    }
+}
