@@ -72,7 +72,17 @@ public final class ClassifyCommand implements Callable<Integer> {
             PreprocessConfig pre = preprocess.apply(vit.config().preprocess());
             Classifier classifier = new Classifier(vit, pre, reduce.reducer(vit.config()));
             dev.vitrim.reduce.Trace trace = traceOption.start();
-            results = classifier.classify(images, top, logits, batch, trace, null);
+            // a progress bar on long runs, only on a terminal (logs and pipes stay clean)
+            boolean bar = images.size() > batch && System.console() != null;
+            try (me.tongfei.progressbar.ProgressBar pb = bar ? new me.tongfei.progressbar.ProgressBarBuilder()
+                    .setTaskName("classify").setInitialMax(images.size()).setConsumer(
+                            new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build() : null) {
+                results = classifier.classify(images, top, logits, batch, trace, done -> {
+                    if (pb != null) {
+                        pb.stepTo(done);
+                    }
+                });
+            }
             traceOption.finish(trace);
         }
         PrintWriter out = spec.commandLine().getOut();

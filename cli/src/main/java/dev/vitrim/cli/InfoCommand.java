@@ -65,6 +65,9 @@ public final class InfoCommand implements Callable<Integer> {
                     + " prefix)");
             out.printf(Locale.ROOT, "MACs/image    %.3f G (unreduced, %d px)%n", macs / 1e9, c.imageSize());
             out.println("preprocess    " + PreprocessOptions.describe(c.preprocess()));
+            long cropr = ck.source().names().stream().filter(n -> n.matches("cropr\\.\\d+\\.cross_attn\\.queries")).count();
+            out.println("cropr queries " + (cropr == 0 ? "none (--reduce cropr needs a Cropr checkpoint)"
+                    : cropr + " modules (--reduce cropr)"));
             if (!c.labels().isEmpty()) {
                 out.println("labels        " + c.labels().size() + " names, e.g. " + c.labels().get(0));
             }
