@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "vitrim", mixinStandardHelpOptions = true, version = "vitrim 0.1.0",
         description = {"Faster Vision Transformers by pruning and merging the tokens that don't matter.", ""},
         subcommands = {ForwardCommand.class, ClassifyCommand.class, InfoCommand.class, FlopsCommand.class,
-                ExplainCommand.class,
+                ExplainCommand.class, EvalCommand.class,
                 BenchCommand.class, DataCommand.class, TrainCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit status: 0 success, 2 bad input (the message names the file, tensor or parameter), "

@@ -119,6 +119,29 @@ class TrainCliTest {
         assertThat(c.status()).as(c.err()).isZero();
         assertThat(c.out()).containsAnyOf("red", "blue");
 
+        // eval agrees with classify, image by image
+        CliTest.Run e = run("eval", "--model", model.toString(), "--data", "folder:" + data, "--json");
+        assertThat(e.status()).as(e.err()).isZero();
+        com.fasterxml.jackson.databind.JsonNode o = new com.fasterxml.jackson.databind.ObjectMapper().readTree(e.out());
+        assertThat(o.get("images").asInt()).isEqualTo(40);
+        assertThat(o.get("top5").asDouble()).isEqualTo(1.0); // two classes
+        java.util.List<String> files = new java.util.ArrayList<>(java.util.List.of("classify", "--model",
+                model.toString(), "--top", "1", "--json"));
+        java.util.List<String> truth = new java.util.ArrayList<>();
+        try (java.util.stream.Stream<Path> walk = Files.walk(data)) {
+            walk.filter(Files::isRegularFile).sorted().forEach(p -> {
+                files.add(p.toString());
+                truth.add(p.getParent().getFileName().toString());
+            });
+        }
+        CliTest.Run all = run(files.toArray(new String[0]));
+        com.fasterxml.jackson.databind.JsonNode arr = new com.fasterxml.jackson.databind.ObjectMapper().readTree(all.out());
+        int right = 0;
+        for (int i = 0; i < truth.size(); i++) {
+            right += arr.get(i).get("top").get(0).get("label").asText().equals(truth.get(i)) ? 1 : 0;
+        }
+        assertThat(o.get("top1").asDouble()).isEqualTo(right / 40.0);
+
         // fine-tune the trained model on the same folder: same classes, the head is kept
         Path ft = tmp.resolve("models/ft.safetensors");
         CliTest.Run f = run("train", "--data", "folder:" + data, "--init", model.toString(), "--epochs", "1", "--batch", "8",
