@@ -162,37 +162,6 @@ public final class ModelFiles {
         }
     }
 
-    /** Copies a file atomically over {@code target} (temporary copy in the same folder, then rename). */
-    static void copyAtomically(Path source, Path target) {
-        Path abs = target.toAbsolutePath();
-        Path tmp = null;
-        try {
-            Files.createDirectories(abs.getParent());
-            tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".", ".tmp");
-            Files.copy(source, tmp, StandardCopyOption.REPLACE_EXISTING);
-            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp,
-                    java.nio.file.StandardOpenOption.WRITE)) {
-                ch.force(true);
-            }
-            try {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
-            tmp = null;
-        } catch (IOException e) {
-            throw new VitrimException(target + ": cannot write (" + e.getMessage() + ")", e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // the failure is what gets reported
-                }
-            }
-        }
-    }
-
     /** Every field of a config, for the training state (read back by {@link #configFromJson}). */
     public static ObjectNode configToJson(VitConfig c) {
         ObjectNode o = metadata(c, null);
