@@ -288,12 +288,15 @@ def cropr_modules(depth, llf):
     return list(range(depth - 2)) if llf else list(range(depth - 1))
 
 
-def forward_cropr(model, img, R, llf, queries, run=None):
+def forward_cropr(model, img, R, llf, queries, run=None, invert=False, multiple=1):
     """queries: {block i: [1, q, D]}.  After block i (after the MLP residual)
     score = x . qbar with qbar = queries summed over q; CLS score = +inf.
     Module after block 0 prunes R+1 tokens, later ones R (R=0: none at all).
     Keep the top M - R_i (sorted descending, so CLS first); the pruned tokens
-    are stashed as they are.  LLF: before the last block x = cat([x, stash...])."""
+    are stashed as they are.  LLF: before the last block x = cat([x, stash...]).
+    invert=True: the patch scores are negated (the least relevant are kept).
+    multiple=m: the token count after module k (CLS included) is the plain
+    schedule's N0 - (R*(k+1) + 1), rounded down to a multiple of m."""
     x = model.embed(img)
     pos = torch.arange(x.shape[0])
     stash, stash_pos = [], []
@@ -307,9 +310,15 @@ def forward_cropr(model, img, R, llf, queries, run=None):
         if i in modules and R > 0:
             n_prune = R + 1 if i == 0 else R
             M = x.shape[0]
+            if multiple > 1:
+                k = modules.index(i)
+                n0 = model.embed(img).shape[0]
+                n_prune = M - ((n0 - (R * (k + 1) + 1)) // multiple) * multiple
             n_prune = min(n_prune, M - 1)
             qbar = queries[i][0].sum(dim=0)                         # [D]
             score = x @ qbar
+            if invert:
+                score = -score
             score[0] = INF
             order = torch.sort(score, descending=True, stable=True).indices
             if run is not None:
@@ -413,7 +422,8 @@ def make_runner(spec, depth, queries):
         return (lambda m, img, run: forward_evit(m, img, keep, at, fuse, run)), f"reorganise in blocks {at}"
     if method == "cropr":
         R, llf = int(kv["R"]), boolean(kv["llf"])
-        return (lambda m, img, run: forward_cropr(m, img, R, llf, queries, run)), \
+        invert, multiple = boolean(kv.get("invert", "false")), int(kv.get("multiple", "1"))
+        return (lambda m, img, run: forward_cropr(m, img, R, llf, queries, run, invert, multiple)), \
             f"modules after blocks {cropr_modules(depth, llf)}"
     if method == "attn":
         k0, k1 = (float(v) for v in kv["keep"].split(".."))
@@ -436,6 +446,8 @@ CASES = [
     ("cropr_R8_llf", "cropr:R=8,llf=true"),
     ("cropr_R8_nollf", "cropr:R=8,llf=false"),
     ("cropr_R30_llf", "cropr:R=30,llf=true"),
+    ("cropr_R8_llf_invert", "cropr:R=8,llf=true,invert=true"),
+    ("cropr_R10_llf_multiple8", "cropr:R=10,llf=true,multiple=8"),
     ("attn_k08_04", "attn:keep=0.8..0.4,start=1,min=0.2,avg=3"),
     # mass=0.8: per-image counts differ after blocks 1-3; the mass rule decides after blocks 1-2,
     # the c_i cap after block 3, the floor (40 patches) after block 4.

@@ -38,6 +38,16 @@ public final class ArchOrModel {
         }
     }
 
+    /** The reduction spec the checkpoint was trained with (defaults of a bare {@code cropr}), or null. */
+    String recordedReduce() {
+        if (source.arch != null) {
+            return null;
+        }
+        try (Checkpoint ck = Checkpoint.open(source.model, heads)) {
+            return ck.recordedReduce();
+        }
+    }
+
     VisionTransformer load() {
         return source.arch != null ? VisionTransformer.random(Presets.get(source.arch), 0)
                 : VisionTransformer.load(source.model, heads);

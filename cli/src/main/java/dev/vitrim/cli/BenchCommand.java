@@ -78,7 +78,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         Torch.engine(common.threads);
         VitConfig cfg = model.config();
-        TokenReducer r = reduce.reducer(cfg);
+        TokenReducer r = reduce.reducer(cfg, model.recordedReduce());
         try (VisionTransformer vit = model.load()) {
             if (r == Reducers.NONE) {
                 plain(vit);

@@ -70,7 +70,7 @@ public final class ClassifyCommand implements Callable<Integer> {
         List<Classification> results;
         try (VisionTransformer vit = modelOptions.load(common)) {
             PreprocessConfig pre = preprocess.apply(vit.config().preprocess());
-            Classifier classifier = new Classifier(vit, pre, reduce.reducer(vit.config()));
+            Classifier classifier = new Classifier(vit, pre, reduce.reducer(vit));
             dev.vitrim.reduce.Trace trace = traceOption.start();
             // a progress bar on long runs, only on a terminal (logs and pipes stay clean)
             boolean bar = images.size() > batch && System.console() != null;

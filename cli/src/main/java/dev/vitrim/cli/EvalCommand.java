@@ -57,7 +57,7 @@ public final class EvalCommand implements Callable<Integer> {
             throw new VitrimException("--batch and --limit must be at least 1");
         }
         try (VisionTransformer vit = modelOptions.load(common)) {
-            TokenReducer r = reduce.reducer(vit.config());
+            TokenReducer r = reduce.reducer(vit);
             LabeledImages images = Datasets.load(Datasets.parse(data), DataHome.root(), vit.config().preprocess());
             if (limit != null && limit < images.size()) {
                 int[] first = new int[limit];

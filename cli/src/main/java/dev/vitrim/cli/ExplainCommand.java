@@ -57,7 +57,7 @@ public final class ExplainCommand implements Callable<Integer> {
         boolean failed = false;
         try (VisionTransformer vit = modelOptions.load(common)) {
             PreprocessConfig pre = preprocess.apply(vit.config().preprocess());
-            TokenReducer r = reduce.reducer(vit.config());
+            TokenReducer r = reduce.reducer(vit);
             Preprocessor prep = new Preprocessor(pre);
             List<float[]> inputs = new ArrayList<>();
             List<Path> good = new ArrayList<>();

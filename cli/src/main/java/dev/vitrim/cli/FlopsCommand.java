@@ -42,7 +42,7 @@ public final class FlopsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         VitConfig c = model.config();
-        TokenReducer r = reduce.reducer(c);
+        TokenReducer r = reduce.reducer(c, model.recordedReduce());
         Macs.Plan plan = Macs.plan(c, r);
         long base = Macs.unreduced(c);
         PrintWriter out = spec.commandLine().getOut();

@@ -42,7 +42,7 @@ public final class ForwardCommand implements Callable<Integer> {
         try (VisionTransformer vit = modelOptions.load(common)) {
             vit.checkInput(x.shape(), input.toString());
             dev.vitrim.reduce.Trace trace = traceOption.start();
-            FloatTensor y = vit.forward(x, reduce.reducer(vit.config()), trace);
+            FloatTensor y = vit.forward(x, reduce.reducer(vit), trace);
             Npy.write(output, y);
             traceOption.finish(trace);
         }

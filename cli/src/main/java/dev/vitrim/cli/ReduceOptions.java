@@ -2,6 +2,7 @@ package dev.vitrim.cli;
 
 import dev.vitrim.reduce.Reducers;
 import dev.vitrim.reduce.TokenReducer;
+import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.model.VitConfig;
 import picocli.CommandLine.Option;
 
@@ -11,7 +12,15 @@ public final class ReduceOptions {
             description = "Token reduction (default: none). Methods:%n" + Reducers.HELP)
     String reduce;
 
-    TokenReducer reducer(VitConfig c) {
-        return Reducers.parse(reduce, c);
+    /** The reducer for a preset or checkpoint; a bare {@code cropr} takes the schedule recorded in the file. */
+    TokenReducer reducer(VitConfig c, String recorded) {
+        TokenReducer r = Reducers.parse(reduce, recorded);
+        r.validate(c);
+        return r;
+    }
+
+    /** The reducer for a loaded model. */
+    TokenReducer reducer(VisionTransformer vit) {
+        return Reducers.parse(reduce, vit);
     }
 }

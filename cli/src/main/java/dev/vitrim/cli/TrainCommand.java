@@ -51,7 +51,19 @@ import picocli.CommandLine.Spec;
                 "  NAME.state.safetensors  weights + AdamW moments + counters, for --resume",
                 "  NAME.log.jsonl          one JSON line per epoch (train/val loss and accuracy, lr, images/s, "
                         + "seconds)",
-                "All are replaced atomically after every epoch: an interrupted run loses at most one epoch."},
+                "All are replaced atomically after every epoch: an interrupted run loses at most one epoch.",
+                "",
+                "With --reduce the tokens are reduced in every training forward, exactly as inference will run them, "
+                        + "and validation runs the saved file with that reduction:",
+                "  cropr:R=…   trains Token Cropr's pruning modules: per module, learnable queries plus a "
+                        + "training-only aggregator and auxiliary head on the detached module input (stop-gradient: "
+                        + "the backbone learns from the main loss only); main and auxiliary losses add up with weight "
+                        + "1; top-k pruning inside the forward; ramp=true grows R from 0 over the first half of "
+                        + "training; multiple=8 rounds kept counts down to multiples of 8. The saved model keeps only "
+                        + "the queries (cropr.{i}.cross_attn.queries) and records the schedule, so '--reduce cropr' "
+                        + "runs it.",
+                "  attn:…, evit:…, tome:…, random:…   fine-tune the backbone with that reducer on (seed 000); the "
+                        + "spec is recorded in the model's metadata."},
         footer = {"", "Architecture (--config): comma-separated key=value pairs",
                 "  width=D, depth=L, heads=H, patch=P   required (H divides D)",
                 "  image=S     input size (default: the data set's, e.g. 28 for MNIST)",
@@ -66,7 +78,9 @@ import picocli.CommandLine.Spec;
                         + "--batch 128 -o models/mnist.safetensors",
                 "  vitrim train --data folder:pets/ --init deit_tiny.safetensors --epochs 5 --lr 2e-4 "
                         + "-o models/pets.safetensors",
-                "  vitrim train --resume -o models/mnist.safetensors"})
+                "  vitrim train --resume -o models/mnist.safetensors",
+                "  vitrim train --data mnist --init models/mnist-vit.safetensors --reduce cropr:R=40,llf=true "
+                        + "--epochs 2 --lr 5e-4 -o models/mnist-cropr.safetensors"})
 public final class TrainCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -77,6 +91,11 @@ public final class TrainCommand implements Callable<Integer> {
             description = "Training data: mnist, fashion-mnist, cats-dogs (their train split) or folder:PATH "
                     + "(with --resume: default the run's).")
     String data;
+
+    @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", description = "Token reduction while training and "
+            + "validating (default: none, or the run's with --resume): cropr:R=8,llf=true[,ramp=true][,multiple=8] "
+            + "trains Cropr's modules; attn/evit/tome/random specs fine-tune with that reducer on (see below).")
+    String reduce;
 
     @Option(names = "--val", paramLabel = "DATASET",
             description = "Validation data instead of a hold-out, e.g. folder:PATH/val (same classes).")
@@ -306,8 +325,12 @@ public final class TrainCommand implements Callable<Integer> {
                 && !state.info().path("init").isMissingNode()) {
             initPath = Path.of(state.info().path("init").asText());
         }
+        String reduceSpec = reduce != null ? reduce : state != null ? state.info().path("reduce").asText("none") : "none";
+        if (!reduceSpec.equals("none")) {
+            out.println("reduce: " + reduceSpec);
+        }
         Trainer.Job job = new Trainer.Job(arch, initPath, newHead, trainSet, valSet, spec0.toString(),
-                cfg, output, resume, overwrite, evalBatch, dataOptions);
+                cfg, output, resume, overwrite, evalBatch, dataOptions, reduceSpec);
         Trainer.Summary sum = Trainer.run(job, new Listener(out, bar));
         out.printf(Locale.ROOT, "best: epoch %d, val acc %.2f%% -> %s%n", sum.bestEpoch(), 100 * sum.bestValAcc(),
                 sum.model());
@@ -386,8 +409,9 @@ public final class TrainCommand implements Callable<Integer> {
                 pb.close();
                 pb = null;
             }
-            out.printf(Locale.ROOT, "epoch %d/%d: train loss %.4f acc %.2f%% | val loss %.4f acc %.2f%%%s | lr %.2e | "
-                            + "%.0f img/s | %.0f s%n", r.epoch(), r.epochs(), r.trainLoss(), 100 * r.trainAcc(),
+            String aux = Double.isNaN(r.auxLoss()) ? "" : String.format(Locale.ROOT, " aux %.4f", r.auxLoss());
+            out.printf(Locale.ROOT, "epoch %d/%d: train loss %.4f%s acc %.2f%% | val loss %.4f acc %.2f%%%s | lr %.2e | "
+                            + "%.0f img/s | %.0f s%n", r.epoch(), r.epochs(), r.trainLoss(), aux, 100 * r.trainAcc(),
                     r.valLoss(), 100 * r.valAcc(), r.best() ? " (best)" : "", r.lr(), r.imagesPerSec(), r.seconds());
             out.flush();
         }

@@ -31,6 +31,12 @@ public final class Checkpoint implements AutoCloseable {
     /** Metadata key under which vitrim stores the full config of models it writes. */
     public static final String METADATA_KEY = "vitrim.config";
 
+    /**
+     * Metadata key of the token-reduction schedule a model was trained with (e.g. {@code cropr:R=40,llf=true}):
+     * {@code --reduce cropr} without parameters runs it.
+     */
+    public static final String REDUCE_KEY = "vitrim.reduce";
+
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern BLOCK = Pattern.compile("^blocks\\.(\\d+)\\.");
 
@@ -97,6 +103,12 @@ public final class Checkpoint implements AutoCloseable {
 
     public boolean isHuggingFace() {
         return names.hf;
+    }
+
+    /** The reduction spec recorded by {@code vitrim train --reduce}, or null. */
+    public String recordedReduce() {
+        String r = source.metadata().get(REDUCE_KEY);
+        return r == null || r.isBlank() ? null : r.trim();
     }
 
     public TensorSource source() {

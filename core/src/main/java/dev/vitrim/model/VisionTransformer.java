@@ -43,6 +43,7 @@ public final class VisionTransformer implements AutoCloseable {
     private final NDArray normW, normB, headW, headB, headDistW, headDistB;
 
     private final Map<Integer, NDArray> croprQueries; // module index → pre-summed queries [D,1]
+    private String recordedReduce; // the reduction the checkpoint was trained with, or null
 
     private VisionTransformer(VitConfig cfg, NDManager manager, Map<String, NDArray> params,
                               Map<Integer, NDArray> croprQueries) {
@@ -120,7 +121,9 @@ public final class VisionTransformer implements AutoCloseable {
                 params.put(name, a);
             }
             foldAttentionScale(c, params);
-            return new VisionTransformer(c, m, params, loadCroprQueries(ck, m));
+            VisionTransformer vit = new VisionTransformer(c, m, params, loadCroprQueries(ck, m));
+            vit.recordedReduce = ck.recordedReduce();
+            return vit;
         } catch (RuntimeException e) {
             m.close();
             throw e;
@@ -152,6 +155,14 @@ public final class VisionTransformer implements AutoCloseable {
             out.put(Integer.parseInt(mt.group(1)), m.create(sum, new Shape(d, 1)));
         }
         return out;
+    }
+
+    /**
+     * The reduction spec the checkpoint was trained with ({@code vitrim train --reduce}), or null: a Cropr model
+     * records its schedule here, and {@code --reduce cropr} without parameters uses it.
+     */
+    public String recordedReduce() {
+        return recordedReduce;
     }
 
     /** The pre-summed Cropr queries of module {@code i} as [D,1], or null when the checkpoint has none. */

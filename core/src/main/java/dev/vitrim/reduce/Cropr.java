@@ -5,7 +5,6 @@ import ai.djl.ndarray.index.NDIndex;
 import dev.vitrim.VitrimException;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.model.VitConfig;
-import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -15,67 +14,59 @@ import java.util.Set;
  * sit after blocks 0…L−3 with LLF and 0…L−2 without. The scorer is one matrix–vector product per module.
  */
 public final class Cropr implements TokenReducer {
-    static final Set<String> KEYS = Set.of("r", "llf");
+    static final Set<String> KEYS = Set.of("r", "llf", "multiple", "invert", "ramp");
 
-    final int r;
-    final boolean llf;
+    final CroprSchedule schedule;
+    final boolean invert;
+    final boolean ramp;
 
     /** The spec as the user wrote it, for error messages. */
     final String given;
 
     Cropr(SpecParams p) {
         given = p.spec;
-        r = p.integer("r", 8);
-        llf = p.bool("llf", true);
+        int r = p.integer("r", 8);
+        int multiple = p.integer("multiple", 1);
         if (r < 0) {
             throw p.error("R=" + r + " must be >= 0");
         }
-    }
-
-    /** The shared Cropr schedule (also used by the random control). */
-    static int lastModule(int depth, boolean llf) {
-        return llf ? depth - 3 : depth - 2;
-    }
-
-    static int pruned(int block, int r) {
-        return r == 0 ? 0 : block == 0 ? r + 1 : r;
-    }
-
-    static void validateSchedule(String spec, VitConfig c, int r, boolean llf) {
-        int last = lastModule(c.depth(), llf);
-        if (last < 0) {
-            throw new VitrimException("--reduce '" + spec + "': " + c.depth() + " blocks leave no room for pruning modules"
-                    + (llf ? " with llf=true (needs at least 3 blocks)" : " (needs at least 2 blocks)"));
+        if (multiple < 1) {
+            throw p.error("multiple=" + multiple + " must be >= 1");
         }
-        int total = 0;
-        for (int i = 0; i <= last; i++) {
-            total += pruned(i, r);
-        }
-        if (total >= c.numPatches()) {
-            throw new VitrimException("--reduce '" + spec + "': R=" + r + " prunes " + total + " tokens over "
-                    + (last + 1) + " modules but the model has only " + c.numPatches() + " patches (choose R <= "
-                    + Math.max(0, (c.numPatches() - 2) / (last + 1)) + ")");
-        }
+        schedule = new CroprSchedule(r, p.bool("llf", true), multiple);
+        invert = p.bool("invert", false);
+        ramp = p.bool("ramp", false);
     }
 
+    /** The pruning schedule. */
+    public CroprSchedule schedule() {
+        return schedule;
+    }
+
+    /** Whether the scorer is inverted: the least relevant tokens are kept (the paper's ablation). */
+    public boolean inverted() {
+        return invert;
+    }
+
+    /** Training only: R grows from 0 to its value over the first half of training. */
+    public boolean ramp() {
+        return ramp;
+    }
+
+    /** The canonical spec; training's {@code ramp} is left out (inference has no use for it). */
     @Override
     public String spec() {
-        return String.format(Locale.ROOT, "cropr:R=%d,llf=%s", r, llf);
+        return "cropr:" + schedule.params() + (invert ? ",invert=true" : "");
     }
 
     @Override
     public void validate(VitConfig c) {
-        validateSchedule(given, c, r, llf);
+        schedule.validate(given, c);
     }
 
     @Override
     public int countAfterBlock(VitConfig c, int block, int n, int[] stash) {
-        if (block > lastModule(c.depth(), llf)) {
-            return n;
-        }
-        int p = pruned(block, r);
-        stash[0] += llf ? p : 0;
-        return n - p;
+        return schedule.countAfterBlock(c, block, n, stash);
     }
 
     @Override
@@ -85,16 +76,16 @@ public final class Cropr implements TokenReducer {
 
     @Override
     public long overheadMacs(VitConfig c, int block, int n) {
-        return block <= lastModule(c.depth(), llf) ? (long) n * c.width() : 0;
+        return schedule.prunesAfter(c.depth(), block) ? (long) n * c.width() : 0;
     }
 
     @Override
     public Pass begin(VisionTransformer model, Tokens initial) {
         VitConfig c = model.config();
         validate(c);
-        int last = lastModule(c.depth(), llf);
+        int last = schedule.lastModule(c.depth());
         NDArray[] queries = new NDArray[last + 1];
-        for (int i = 0; i <= last && r > 0; i++) {
+        for (int i = 0; i <= last && schedule.r() > 0; i++) {
             queries[i] = model.croprQuery(i);
             if (queries[i] == null) {
                 throw new VitrimException("--reduce '" + given + "': the checkpoint has no Cropr queries for module "
@@ -102,21 +93,22 @@ public final class Cropr implements TokenReducer {
                         + "or use a Cropr checkpoint");
             }
         }
+        int n0 = initial.count();
         return new Pass() {
             @Override
             public Tokens afterBlock(int block, Tokens t) {
-                if (block > last || r == 0) {
+                if (!schedule.prunesAfter(c.depth(), block)) {
                     return t;
                 }
                 Reducers.requireUniform(t, "cropr");
                 NDArray patches = t.x.get(new NDIndex(":, {}:, :", t.prefix));
                 NDArray scores = patches.matMul(queries[block]).squeeze(2); // [B,M]
-                return pruneLowest(t, scores, pruned(block, r), llf);
+                return pruneLowest(t, invert ? scores.neg() : scores, schedule.pruned(block, n0), schedule.llf());
             }
 
             @Override
             public Tokens beforeLastBlock(Tokens t) {
-                return llf ? t.rejoinStash() : t;
+                return schedule.llf() ? t.rejoinStash() : t;
             }
         };
     }

@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.model.VitConfig;
-import java.util.Locale;
 import java.util.Random;
 import java.util.Set;
 
@@ -14,11 +13,10 @@ import java.util.Set;
  * batch gives each image what it would get alone. Needs nothing from attention.
  */
 public final class RandomPruning implements TokenReducer {
-    static final Set<String> KEYS = Set.of("keep", "at", "r", "llf", "seed");
+    static final Set<String> KEYS = Set.of("keep", "at", "r", "llf", "multiple", "seed");
 
     final EVit evitSchedule; // null when on Cropr's schedule
-    final int r;
-    final boolean llf;
+    final CroprSchedule schedule; // null when on EViT's schedule
     final long seed;
 
     /** The spec as the user wrote it, for error messages. */
@@ -26,13 +24,17 @@ public final class RandomPruning implements TokenReducer {
 
     RandomPruning(SpecParams p) {
         given = p.spec;
-        boolean cropr = p.has("r") || p.has("llf");
+        boolean cropr = p.has("r") || p.has("llf") || p.has("multiple");
         if (cropr && (p.has("keep") || p.has("at"))) {
-            throw p.error("choose one schedule: keep/at (EViT's) or R/llf (Cropr's)");
+            throw p.error("choose one schedule: keep/at (EViT's) or R/llf/multiple (Cropr's)");
         }
         evitSchedule = cropr ? null : new EVit(new SpecParams(p.spec, "random", paramsFor(p), EVit.KEYS));
-        r = p.integer("r", 8);
-        llf = p.bool("llf", true);
+        int r = p.integer("r", 8);
+        int multiple = p.integer("multiple", 1);
+        if (r < 0 || multiple < 1) {
+            throw p.error(r < 0 ? "R=" + r + " must be >= 0" : "multiple=" + multiple + " must be >= 1");
+        }
+        schedule = cropr ? new CroprSchedule(r, p.bool("llf", true), multiple) : null;
         seed = p.lng("seed", 0);
     }
 
@@ -52,7 +54,7 @@ public final class RandomPruning implements TokenReducer {
         if (evitSchedule != null) {
             return evitSchedule.spec().replace("evit:", "random:").replace(",fuse=false", "") + ",seed=" + seed;
         }
-        return String.format(Locale.ROOT, "random:R=%d,llf=%s,seed=%d", r, llf, seed);
+        return "random:" + schedule.params() + ",seed=" + seed;
     }
 
     @Override
@@ -60,7 +62,7 @@ public final class RandomPruning implements TokenReducer {
         if (evitSchedule != null) {
             evitSchedule.validate(c);
         } else {
-            Cropr.validateSchedule(given, c, r, llf);
+            schedule.validate(given, c);
         }
     }
 
@@ -71,12 +73,7 @@ public final class RandomPruning implements TokenReducer {
 
     @Override
     public int countAfterBlock(VitConfig c, int block, int n, int[] stash) {
-        if (evitSchedule != null || block > Cropr.lastModule(c.depth(), llf)) {
-            return n;
-        }
-        int p = Cropr.pruned(block, r);
-        stash[0] += llf ? p : 0;
-        return n - p;
+        return schedule == null ? n : schedule.countAfterBlock(c, block, n, stash);
     }
 
     @Override
@@ -98,6 +95,7 @@ public final class RandomPruning implements TokenReducer {
     public Pass begin(VisionTransformer model, Tokens initial) {
         VitConfig c = model.config();
         validate(c);
+        int n0 = initial.count();
         return new Pass() {
             @Override
             public Tokens afterAttention(int block, Tokens t, AttentionView view) {
@@ -112,16 +110,16 @@ public final class RandomPruning implements TokenReducer {
 
             @Override
             public Tokens afterBlock(int block, Tokens t) {
-                if (evitSchedule != null || block > Cropr.lastModule(c.depth(), llf) || r == 0) {
+                if (schedule == null || !schedule.prunesAfter(c.depth(), block)) {
                     return t;
                 }
                 Reducers.requireUniform(t, "random");
-                return Cropr.pruneLowest(t, scores(t, block, t.patches()), Cropr.pruned(block, r), llf);
+                return Cropr.pruneLowest(t, scores(t, block, t.patches()), schedule.pruned(block, n0), schedule.llf());
             }
 
             @Override
             public Tokens beforeLastBlock(Tokens t) {
-                return evitSchedule == null && llf ? t.rejoinStash() : t;
+                return schedule != null && schedule.llf() ? t.rejoinStash() : t;
             }
         };
     }

@@ -4,8 +4,10 @@ import dev.vitrim.VitrimException;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.model.VitConfig;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
@@ -21,7 +23,8 @@ public final class Reducers {
             + "  attn:keep=0.8..0.4,start=3,min=0.2,avg=3[,mass=0.9]   (seed 000: CLS attention)%n"
             + "  evit:keep=0.7,at=3/6/9,fuse=true%n"
             + "  tome:r=13,prop=true  |  tome:r=20/18/...  |  tome:r=16,schedule=decreasing%n"
-            + "  cropr:R=8,llf=true   (learned queries from the checkpoint)%n"
+            + "  cropr:R=8,llf=true[,multiple=8][,invert=true]   (learned queries from the checkpoint; a bare%n"
+            + "      'cropr' runs the schedule the model was trained with)%n"
             + "  random:keep=0.7,at=3/6/9,seed=0  |  random:R=8,llf=true,seed=0%n"
             + "  A+B applies several in order. Block indices are 0-based; lists use '/'.";
 
@@ -29,12 +32,21 @@ public final class Reducers {
 
     /** Parses a spec; {@code none} (or an empty spec) gives {@link #NONE}. */
     public static TokenReducer parse(String spec) {
+        return parse(spec, (String) null);
+    }
+
+    /**
+     * Parses a spec whose {@code cropr} parameters default to those of {@code recorded} (the spec a model was
+     * trained with, may be null): {@code cropr} alone runs the trained schedule, {@code cropr:invert=true} the same
+     * schedule inverted.
+     */
+    public static TokenReducer parse(String spec, String recorded) {
         if (spec == null || spec.isBlank() || spec.trim().equalsIgnoreCase("none")) {
             return NONE;
         }
         List<TokenReducer> parts = new ArrayList<>();
         for (String one : spec.split("\\+")) {
-            parts.add(parseOne(spec, one.trim()));
+            parts.add(parseOne(spec, one.trim(), recorded));
         }
         return parts.size() == 1 ? parts.get(0) : new Chain(parts);
     }
@@ -46,7 +58,14 @@ public final class Reducers {
         return r;
     }
 
-    private static TokenReducer parseOne(String whole, String one) {
+    /** Parses for a loaded model (its recorded Cropr schedule supplies defaults) and checks against it. */
+    public static TokenReducer parse(String spec, VisionTransformer model) {
+        TokenReducer r = parse(spec, model.recordedReduce());
+        r.validate(model.config());
+        return r;
+    }
+
+    private static TokenReducer parseOne(String whole, String one, String recorded) {
         int colon = one.indexOf(':');
         String method = (colon < 0 ? one : one.substring(0, colon)).trim().toLowerCase(Locale.ROOT);
         String params = colon < 0 ? "" : one.substring(colon + 1);
@@ -63,13 +82,30 @@ public final class Reducers {
             case "tome":
                 return new ToMe(new SpecParams(whole, method, params, ToMe.KEYS));
             case "cropr":
-                return new Cropr(new SpecParams(whole, method, params, Cropr.KEYS));
+                return new Cropr(new SpecParams(whole, method, withDefaults(params, recorded, method), Cropr.KEYS));
             case "random":
                 return new RandomPruning(new SpecParams(whole, method, params, RandomPruning.KEYS));
             default:
                 throw new VitrimException("--reduce '" + whole + "': unknown method '" + method + "' (allowed: "
                         + METHODS + ")");
         }
+    }
+
+    /** {@code params} over the parameters {@code recorded} gives for {@code method} (when it is that method). */
+    static String withDefaults(String params, String recorded, String method) {
+        if (recorded == null || !recorded.toLowerCase(Locale.ROOT).startsWith(method + ":")) {
+            return params;
+        }
+        Map<String, String> merged = new LinkedHashMap<>();
+        for (String src : new String[] {recorded.substring(method.length() + 1), params}) {
+            for (String kv : src.split(",")) {
+                int eq = kv.indexOf('=');
+                if (!kv.isBlank()) {
+                    merged.put(eq < 0 ? kv.trim() : kv.substring(0, eq).trim().toLowerCase(Locale.ROOT), kv.trim());
+                }
+            }
+        }
+        return String.join(",", merged.values());
     }
 
     /** Merging and fixed-count pruning need every image to hold the same tokens. */

@@ -27,7 +27,8 @@ import java.util.Map;
  * as timm's, including the gradient norm and the weight decay.
  *
  * <p>No weight decay on parameters with fewer than two dimensions (biases, LayerNorm, LayerScale) nor on
- * {@code cls_token}, {@code dist_token} and {@code pos_embed} (timm's {@code no_weight_decay}).
+ * {@code cls_token}, {@code dist_token} and {@code pos_embed} (timm's {@code no_weight_decay}), nor on Cropr's
+ * queries (tokens too).
  */
 public final class AdamW implements AutoCloseable {
     private final TrainConfig cfg;
@@ -57,17 +58,28 @@ public final class AdamW implements AutoCloseable {
     public record StepInfo(double gradNorm, double clipScale) {}
 
     public AdamW(VisionTransformer vit, TrainConfig cfg) {
+        this(vit, Map.of(), cfg);
+    }
+
+    /** Over the model's parameters and {@code extra} ones (e.g. Cropr's modules, names not clashing with timm's). */
+    public AdamW(VisionTransformer vit, Map<String, NDArray> extra, TrainConfig cfg) {
         this.cfg = cfg;
         this.manager = Torch.newManager();
         VitConfig c = vit.config();
         float s = (float) Math.pow(c.headDim(), -0.5);
         int d = c.width();
-        for (Map.Entry<String, NDArray> e : vit.parameters().entrySet()) {
+        Map<String, NDArray> all = new java.util.LinkedHashMap<>(vit.parameters());
+        for (Map.Entry<String, NDArray> e : extra.entrySet()) {
+            if (all.put(e.getKey(), e.getValue()) != null) {
+                throw new IllegalArgumentException("parameter " + e.getKey() + " given twice");
+            }
+        }
+        for (Map.Entry<String, NDArray> e : all.entrySet()) {
             String n = e.getKey();
             NDArray p = e.getValue();
             Shape shape = p.getShape();
             NDArray mask = null;
-            if (n.endsWith("attn.qkv.weight") || n.endsWith("attn.qkv.bias")) {
+            if (!extra.containsKey(n) && (n.endsWith("attn.qkv.weight") || n.endsWith("attn.qkv.bias"))) {
                 float[] mk = new float[3 * d];
                 java.util.Arrays.fill(mk, 1f);
                 java.util.Arrays.fill(mk, 0, d, s);
@@ -83,7 +95,8 @@ public final class AdamW implements AutoCloseable {
         if (shape.dimension() <= 1) {
             return false;
         }
-        return !name.equals("cls_token") && !name.equals("dist_token") && !name.equals("pos_embed");
+        return !name.equals("cls_token") && !name.equals("dist_token") && !name.equals("pos_embed")
+                && !name.endsWith("cross_attn.queries");
     }
 
     /** Steps taken. */

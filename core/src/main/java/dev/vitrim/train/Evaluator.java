@@ -21,6 +21,12 @@ public final class Evaluator {
     public record Metrics(double loss, double accuracy, int count) {}
 
     public static Metrics evaluate(VisionTransformer vit, LabeledImages data, ImageTransform transform, int batch) {
+        return evaluate(vit, data, transform, batch, dev.vitrim.reduce.Reducers.NONE);
+    }
+
+    /** The same, with the model's tokens reduced by {@code reducer} (as inference will run it). */
+    public static Metrics evaluate(VisionTransformer vit, LabeledImages data, ImageTransform transform, int batch,
+                                   dev.vitrim.reduce.TokenReducer reducer) {
         if (vit.config().numClasses() != data.numClasses()) {
             throw new dev.vitrim.VitrimException(data.name() + " has " + data.numClasses() + " classes but the model has "
                     + vit.config().numClasses() + " outputs");
@@ -35,7 +41,7 @@ public final class Evaluator {
                 BatchLoader.Batch b = loader.next();
                 try (NDManager m = vit.manager().newSubManager()) {
                     NDArray x = m.create(b.x(), new Shape(b.size(), 3, s, s));
-                    float[] lp = vit.forward(x).logSoftmax(1).toFloatArray();
+                    float[] lp = vit.forward(x, reducer, null).logSoftmax(1).toFloatArray();
                     for (int i = 0; i < b.size(); i++) {
                         int y = b.y()[i];
                         lossSum -= lp[i * k + y];

@@ -94,9 +94,17 @@ public final class ModelFiles {
     }
 
     static void save(Map<String, FloatTensor> timmTensors, VitConfig cfg, JsonNode extra, Path file) {
+        save(timmTensors, cfg, extra, null, file);
+    }
+
+    /** The same, recording the token reduction the model was trained with ({@code reduce}, may be null). */
+    static void save(Map<String, FloatTensor> timmTensors, VitConfig cfg, JsonNode extra, String reduce, Path file) {
         checkFinite(timmTensors, file);
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put(Checkpoint.METADATA_KEY, metadata(cfg, extra).toString());
+        if (reduce != null) {
+            meta.put(Checkpoint.REDUCE_KEY, reduce);
+        }
         meta.put("format", "pt");
         SafeTensorsWriter.write(file, meta, timmTensors);
     }

@@ -16,6 +16,7 @@ import dev.vitrim.model.Checkpoint;
 import dev.vitrim.model.Torch;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.model.VitConfig;
+import dev.vitrim.reduce.Reducers;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -40,8 +41,10 @@ import java.util.Map;
  *   <li>{@code NAME.log.jsonl} — one JSON line per epoch.</li>
  * </ul>
  * Every file is replaced atomically after each epoch (model files first, the state last), so a crash or kill loses at
- * most the epoch in progress and never leaves a partial file. A non-finite loss or gradient stops training with a
- * {@link VitrimException} and writes nothing for that epoch.
+ * most the epoch in progress and never leaves a partial file. A non-finite loss, or a non-finite gradient norm on
+ * {@value #MAX_SKIPPED_IN_A_ROW} steps in a row, stops training with a {@link VitrimException} and writes nothing
+ * for that epoch; a lone non-finite gradient norm skips that update and is counted in the log
+ * ({@code skipped_steps}).
  */
 public final class Trainer {
     private Trainer() {}
@@ -74,19 +77,35 @@ public final class Trainer {
      * @param overwrite start over even if files of an earlier run exist
      * @param evalBatch batch size of validation
      * @param dataOptions how train and val were drawn (recorded in the state for --resume; may be null)
+     * @param reduce    token reduction active while training and validating (a {@code --reduce} spec; null or
+     *                  "none": none). {@code cropr} trains Cropr's modules; any other reducer fine-tunes the backbone
+     *                  with it on
      */
     public record Job(VitConfig arch, Path init, boolean newHead, LabeledImages train, LabeledImages val,
                       String dataName, TrainConfig cfg, Path output, boolean resume, boolean overwrite, int evalBatch,
-                      JsonNode dataOptions) {}
+                      JsonNode dataOptions, String reduce) {
+        /** A run without token reduction. */
+        public Job(VitConfig arch, Path init, boolean newHead, LabeledImages train, LabeledImages val, String dataName,
+                   TrainConfig cfg, Path output, boolean resume, boolean overwrite, int evalBatch, JsonNode dataOptions) {
+            this(arch, init, newHead, train, val, dataName, cfg, output, resume, overwrite, evalBatch, dataOptions, null);
+        }
+    }
 
     /** Result of one epoch (epoch is 1-based). */
     public record EpochResult(int epoch, int epochs, double trainLoss, double trainAcc, double valLoss, double valAcc,
-                              double lr, double imagesPerSec, double seconds, boolean best, double gradNorm) {
+                              double lr, double imagesPerSec, double seconds, boolean best, double gradNorm,
+                              double auxLoss, int skippedSteps) {
         public ObjectNode toJson() {
             ObjectNode o = ModelFiles.JSON.createObjectNode();
             o.put("epoch", epoch).put("epochs", epochs).put("train_loss", trainLoss).put("train_acc", trainAcc)
                     .put("val_loss", valLoss).put("val_acc", valAcc).put("lr", lr).put("images_per_s", imagesPerSec)
                     .put("seconds", seconds).put("best", best).put("grad_norm", gradNorm);
+            if (!Double.isNaN(auxLoss)) {
+                o.put("aux_loss", auxLoss); // mean over Cropr modules of their auxiliary losses
+            }
+            if (skippedSteps > 0) {
+                o.put("skipped_steps", skippedSteps); // updates dropped for a non-finite gradient norm
+            }
             return o;
         }
     }
@@ -106,6 +125,9 @@ public final class Trainer {
                     dir.resolve(stem + ".log.jsonl"));
         }
     }
+
+    /** Consecutive steps with a non-finite gradient norm that stop training as diverged. */
+    static final int MAX_SKIPPED_IN_A_ROW = 3;
 
     public static Summary run(Job job, Listener listener) {
         Listener l = listener == null ? new Listener() { } : listener;
@@ -134,7 +156,25 @@ public final class Trainer {
         }
         removeStaleTemporaries(files);
         Torch.engine();
-        VisionTransformer vit = buildModel(job, state);
+        Reduction red = Reduction.of(job.reduce(), arch, cfg.seed());
+        if (state != null) {
+            String was = state.info().path("reduce").asText("none");
+            if (!was.equals(red.spec())) {
+                red.close();
+                throw new VitrimException("--resume: " + files.state() + " was trained with --reduce " + was
+                        + ", not " + red.spec() + "; use the same --reduce, or a new -o for a new run");
+            }
+        }
+        VisionTransformer vit;
+        try {
+            vit = buildModel(job, state);
+            if (state != null && red.cropr() != null) {
+                red.cropr().importAll(state.model());
+            }
+        } catch (RuntimeException e) {
+            red.close();
+            throw e;
+        }
         int n = job.train().size();
         int steps = (n + cfg.batch() - 1) / cfg.batch();
         LrSchedule schedule = new LrSchedule(cfg.lr(), cfg.minLr(), Math.round(cfg.warmupEpochs() * steps),
@@ -147,7 +187,9 @@ public final class Trainer {
         int start = 0;
         double bestAcc = -1;
         int bestEpoch = 0;
-        try (vit; AdamW opt = new AdamW(vit, cfg)) {
+        long totalSteps = (long) cfg.epochs() * steps;
+        CroprTraining cropr = red.cropr();
+        try (vit; red; AdamW opt = new AdamW(vit, cropr == null ? Map.of() : cropr.parameters(), cfg)) {
             if (state != null) {
                 opt.importState(state.optim(), state.steps());
                 start = state.epochsDone();
@@ -172,11 +214,17 @@ public final class Trainer {
                 long seen = 0;
                 double lr = 0;
                 double gradNorm = 0;
+                double auxSum = 0;
+                int skipped = 0;
+                int badInARow = 0;
                 try (BatchLoader loader = new BatchLoader(job.train(), trainT, cfg.batch(), true, cfg.seed(), epoch, 4)) {
                     while (loader.hasNext()) {
                         BatchLoader.Batch b = loader.next();
                         long t = (long) epoch * steps + b.index();
                         lr = schedule.at(t);
+                        if (cropr != null) {
+                            cropr.setR(cropr.rampedR(t, totalSteps));
+                        }
                         int bs = b.size();
                         float[] target = new float[bs * k];
                         java.util.Arrays.fill(target, smooth / k);
@@ -185,6 +233,7 @@ public final class Trainer {
                         }
                         float[] logits = new float[bs * k];
                         double loss = 0;
+                        double aux = 0;
                         int mb = cfg.microBatch() > 0 ? Math.min(cfg.microBatch(), bs) : bs;
                         int per = 3 * s * s;
                         try (NDManager m = vit.manager().newSubManager()) {
@@ -197,25 +246,42 @@ public final class Trainer {
                                                 (from + cnt) * per), new Shape(cnt, 3, s, s));
                                         NDArray tg = p.create(java.util.Arrays.copyOfRange(target, from * k,
                                                 (from + cnt) * k), new Shape(cnt, k));
-                                        NDArray out = vit.forward(x);
-                                        NDArray part = out.logSoftmax(1).mul(tg).sum().neg().div((float) bs);
-                                        gc.backward(part);
+                                        NDArray out = vit.forward(x, red.reducer(), null);
+                                        NDArray part = crossEntropy(out, tg, bs);
                                         loss += part.getFloat();
+                                        if (cropr != null) { // main + every auxiliary loss, all weight 1
+                                            for (NDArray a : cropr.takeAuxLogits()) {
+                                                NDArray auxPart = crossEntropy(a, tg, bs);
+                                                aux += auxPart.getFloat();
+                                                part = part.add(auxPart);
+                                            }
+                                        }
+                                        gc.backward(part);
                                         System.arraycopy(out.toFloatArray(), 0, logits, from * k, cnt * k);
                                     }
                                 }
                             } finally {
                                 Torch.grad(false);
                             }
-                            if (!Double.isFinite(loss)) {
-                                throw diverged("the loss became " + loss, epoch, b.index(), lr, files);
+                            if (!Double.isFinite(loss) || !Double.isFinite(aux)) {
+                                throw diverged("the loss became " + (Double.isFinite(loss) ? aux + " (auxiliary)" : loss),
+                                        epoch, b.index(), lr, files);
                             }
                             AdamW.StepInfo info = opt.step(lr, m);
                             if (!Double.isFinite(info.gradNorm())) {
-                                throw diverged("the gradient norm became " + info.gradNorm(), epoch, b.index(), lr,
-                                        files);
+                                // a lone overflow skips its update (AdamW left the weights untouched); a run of them
+                                // means divergence
+                                if (++badInARow >= MAX_SKIPPED_IN_A_ROW) {
+                                    throw diverged("the gradient norm became " + info.gradNorm() + " on "
+                                            + badInARow + " steps in a row", epoch, b.index(), lr, files);
+                                }
+                                skipped++;
+                                l.message(String.format(Locale.ROOT, "note: step %d of epoch %d skipped: gradient norm "
+                                        + "%s (the loss was %.4f)", b.index() + 1, epoch + 1, info.gradNorm(), loss));
+                            } else {
+                                badInARow = 0;
+                                gradNorm = info.gradNorm();
                             }
-                            gradNorm = info.gradNorm();
                         }
                         for (int i = 0; i < bs; i++) {
                             if (Evaluator.argmax(logits, i * k, k) == b.y()[i]) {
@@ -223,6 +289,7 @@ public final class Trainer {
                             }
                         }
                         lossSum += loss * bs;
+                        auxSum += aux * bs;
                         seen += bs;
                         double secs = (System.nanoTime() - t0) / 1e9;
                         l.step(epoch + 1, b.index() + 1, steps, lossSum / seen, (double) correct / seen, seen / secs, lr);
@@ -232,18 +299,23 @@ public final class Trainer {
                 vit.refreshCaches(); // the in-memory model answers with this epoch's weights
                 // the model after this epoch, saved and reloaded: validation measures the file itself
                 Map<String, FloatTensor> timm = vit.exportTensors();
-                ObjectNode extra = trainingInfo(job, epoch + 1);
-                ModelFiles.save(timm, arch, extra, files.last());
+                if (cropr != null) {
+                    timm.putAll(cropr.exportQueries()); // inference keeps the queries only
+                }
+                ObjectNode extra = trainingInfo(job, epoch + 1, red);
+                ModelFiles.save(timm, arch, extra, red.recorded(), files.last());
                 Evaluator.Metrics val;
                 try (VisionTransformer saved = VisionTransformer.load(files.last(), 0)) {
-                    val = Evaluator.evaluate(saved, job.val(), evalT, job.evalBatch());
+                    // validation runs the saved file as inference will: with its recorded reduction
+                    val = Evaluator.evaluate(saved, job.val(), evalT, job.evalBatch(),
+                            Reducers.parse(red.validationSpec(), saved));
                 }
                 boolean best = val.accuracy() > bestAcc;
                 if (best) {
                     bestAcc = val.accuracy();
                     bestEpoch = epoch + 1;
                     extra.put("val_acc", val.accuracy()).put("val_loss", val.loss());
-                    ModelFiles.save(timm, arch, extra, files.model());
+                    ModelFiles.save(timm, arch, extra, red.recorded(), files.model());
                 }
                 ObjectNode info = TrainState.newInfo();
                 info.put("epochs_done", epoch + 1);
@@ -256,13 +328,18 @@ public final class Trainer {
                 info.set("arch", ModelFiles.configToJson(arch));
                 info.set("train", cfg.toJson());
                 info.put("init", job.init() == null ? null : job.init().toString());
+                info.put("reduce", red.spec());
                 if (job.dataOptions() != null) {
                     info.set("data_options", job.dataOptions());
                 }
-                new TrainState(info, ModelFiles.internalTensors(vit), opt.exportState()).write(files.state());
+                Map<String, FloatTensor> weights = ModelFiles.internalTensors(vit);
+                if (cropr != null) {
+                    weights.putAll(cropr.exportAll());
+                }
+                new TrainState(info, weights, opt.exportState()).write(files.state());
                 EpochResult r = new EpochResult(epoch + 1, cfg.epochs(), lossSum / seen, (double) correct / seen,
                         val.loss(), val.accuracy(), lr, seen / trainSecs, (System.nanoTime() - t0) / 1e9, best,
-                        gradNorm);
+                        gradNorm, cropr == null ? Double.NaN : auxSum / seen / cropr.modules(), skipped);
                 appendLog(files.log(), r);
                 results.add(r);
                 l.epochEnd(r);
@@ -273,9 +350,17 @@ public final class Trainer {
         }
     }
 
-    private static ObjectNode trainingInfo(Job job, int epoch) {
+    /** Mean cross-entropy of logits against (smoothed) targets, summed over the pass and divided by the batch. */
+    private static NDArray crossEntropy(NDArray logits, NDArray target, int batch) {
+        return logits.logSoftmax(1).mul(target).sum().neg().div((float) batch);
+    }
+
+    private static ObjectNode trainingInfo(Job job, int epoch, Reduction red) {
         ObjectNode o = ModelFiles.JSON.createObjectNode();
         o.put("trained_by", "vitrim train");
+        if (!red.spec().equals("none")) {
+            o.put("reduce", red.spec());
+        }
         o.put("data", job.dataName());
         o.put("epoch", epoch);
         o.put("train_images", job.train().size());

@@ -135,6 +135,32 @@ class ReducerBehaviourTest {
     }
 
     @Test
+    void aBareCroprRunsTheScheduleTheModelWasTrainedWith() {
+        String recorded = "cropr:R=12,llf=false";
+        assertThat(Reducers.parse("cropr", recorded).spec()).isEqualTo("cropr:R=12,llf=false");
+        assertThat(Reducers.parse("cropr:invert=true", recorded).spec()).isEqualTo("cropr:R=12,llf=false,invert=true");
+        assertThat(Reducers.parse("cropr:R=4", recorded).spec()).isEqualTo("cropr:R=4,llf=false");
+        assertThat(Reducers.parse("cropr", (String) null).spec()).isEqualTo("cropr:R=8,llf=true");
+        assertThat(Reducers.parse("cropr", "attn:keep=0.7..0.3").spec()).isEqualTo("cropr:R=8,llf=true");
+        assertThat(Reducers.parse("random:R=12,llf=false+cropr", recorded).spec())
+                .isEqualTo("random:R=12,llf=false,seed=0+cropr:R=12,llf=false");
+        assertThatThrownBy(() -> Reducers.parse("cropr:bogus=1", recorded)).isInstanceOf(VitrimException.class)
+                .hasMessageContaining("unknown parameter 'bogus'");
+    }
+
+    @Test
+    void multipleRoundsTheKeptCountsDownToMultiples() {
+        // 197 tokens, R=10, LLF: the plain schedule keeps 186, 176, 166, 156 after blocks 0..3; rounded to 8s
+        Trace t = run("random:R=10,llf=true,multiple=8");
+        for (List<Trace.Block> img : t.images()) {
+            assertThat(img.stream().mapToInt(Trace.Block::tokens).toArray())
+                    .containsExactly(184, 176, 160, 152, 152, 197);
+        }
+        assertThat(Macs.plan(vit.config(), Reducers.parse("random:R=10,llf=true,multiple=8")).afterBlock())
+                .containsExactly(184, 176, 160, 152, 152, 197);
+    }
+
+    @Test
     void croprWithoutQueriesIsAClearError() {
         assertThatThrownBy(() -> vit.forward(x, Reducers.parse("cropr"), null)).isInstanceOf(VitrimException.class)
                 .hasMessageContaining("no Cropr queries");

@@ -1,0 +1,79 @@
+package dev.vitrim.train;
+
+import dev.vitrim.VitrimException;
+import dev.vitrim.model.VitConfig;
+import dev.vitrim.reduce.Cropr;
+import dev.vitrim.reduce.Reducers;
+import dev.vitrim.reduce.TokenReducer;
+
+/**
+ * The token reduction of a training run: what the training forward runs, what validation runs on the saved file,
+ * and what the file records. {@code cropr} trains Cropr's modules ({@link CroprTraining}); any other reducer is
+ * fine-tuned with, exactly as inference runs it.
+ */
+final class Reduction implements AutoCloseable {
+    private final TokenReducer reducer;
+    private final CroprTraining cropr;
+    private final String spec;
+    private final String recorded;
+    private final String validation;
+
+    private Reduction(TokenReducer reducer, CroprTraining cropr, String spec, String recorded, String validation) {
+        this.reducer = reducer;
+        this.cropr = cropr;
+        this.spec = spec;
+        this.recorded = recorded;
+        this.validation = validation;
+    }
+
+    static Reduction of(String given, VitConfig arch, long seed) {
+        TokenReducer parsed = Reducers.parse(given, arch);
+        if (parsed == Reducers.NONE) {
+            return new Reduction(parsed, null, "none", null, "none");
+        }
+        String spec = parsed.spec();
+        if (parsed instanceof Cropr) {
+            Cropr c = (Cropr) parsed;
+            String full = spec + (c.ramp() ? ",ramp=true" : "");
+            CroprTraining t = new CroprTraining(c, arch, seed);
+            return new Reduction(t, t, full, spec, spec);
+        }
+        if (spec.contains("cropr:")) {
+            throw new VitrimException("--reduce '" + given + "': Cropr's modules train alone; drop the other reducers "
+                    + "(they can be combined at inference)");
+        }
+        return new Reduction(parsed, null, spec, spec, spec);
+    }
+
+    /** What the training forward runs. */
+    TokenReducer reducer() {
+        return reducer;
+    }
+
+    /** The Cropr modules being trained, or null. */
+    CroprTraining cropr() {
+        return cropr;
+    }
+
+    /** The canonical spec of the run ("none" without reduction), checked on --resume. */
+    String spec() {
+        return spec;
+    }
+
+    /** What the saved model records under {@code vitrim.reduce} (null: nothing). */
+    String recorded() {
+        return recorded;
+    }
+
+    /** What validation runs on the saved file. */
+    String validationSpec() {
+        return validation;
+    }
+
+    @Override
+    public void close() {
+        if (cropr != null) {
+            cropr.close();
+        }
+    }
+}
