@@ -103,15 +103,6 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private static Runnable forward(NDManager m, NDArray x, VisionTransformer vit, TokenReducer r) {
-        return () -> {
-            try (NDManager s = m.newSubManager()) {
-                s.tempAttachAll(x);
-                vit.forward(x, r, null).toFloatArray();
-            }
-        };
-    }
-
     private void plain(VisionTransformer vit) throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         VitConfig c = vit.config();
@@ -130,7 +121,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         for (int b : batches) {
             Benchmark.Timing t = onBatch(vit, b, (m, x) -> new Benchmark.Timing[] {
-                Benchmark.time(forward(m, x, vit, Reducers.NONE), warmup, runs, 1000, seconds)})[0];
+                Benchmark.time(Benchmark.forward(m, x, vit, Reducers.NONE), warmup, runs, 1000, seconds)})[0];
             double ips = b / (t.medianMs() / 1e3);
             double gflops = 2.0 * macs * ips / 1e9;
             rows.addObject().put("batch", b).put("images_per_s", ips).put("ms_per_image", t.medianMs() / b)
@@ -173,8 +164,9 @@ public final class BenchCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "%6s %14s %14s %9s %11s%n", "batch", "images/s", "baseline", "speedup", "MAC ratio");
         }
         for (int b : batches) {
-            Benchmark.Timing[] t = onBatch(vit, b, (m, x) -> Benchmark.interleaved(forward(m, x, vit, Reducers.NONE),
-                    forward(m, x, vit, r), warmup, runs, 1000, seconds));
+            Benchmark.Timing[] t = onBatch(vit, b, (m, x) -> Benchmark.interleaved(
+                    Benchmark.forward(m, x, vit, Reducers.NONE), Benchmark.forward(m, x, vit, r), warmup, runs, 1000,
+                    seconds));
             double baseIps = b / (t[0].medianMs() / 1e3);
             double ips = b / (t[1].medianMs() / 1e3);
             ObjectNode o = rows.addObject();

@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
         description = {"Faster Vision Transformers by pruning and merging the tokens that don't matter.", ""},
         subcommands = {ForwardCommand.class, ClassifyCommand.class, InfoCommand.class, FlopsCommand.class,
                 ExplainCommand.class, EvalCommand.class,
+                DemoCommand.class,
                 BenchCommand.class, DataCommand.class, TrainCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit status: 0 success, 2 bad input (the message names the file, tensor or parameter), "

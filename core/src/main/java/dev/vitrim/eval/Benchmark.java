@@ -5,6 +5,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.vitrim.model.Torch;
+import dev.vitrim.model.VisionTransformer;
+import dev.vitrim.reduce.TokenReducer;
 import java.util.Arrays;
 
 /** Wall-clock measurement that respects a noisy machine: warm up, repeat, report the median. */
@@ -58,6 +60,19 @@ public final class Benchmark {
             n++;
         }
         return new Timing[] {summary(ta, n), summary(tb, n)};
+    }
+
+    /**
+     * One forward of {@code x} (owned by {@code m}) with {@code reducer}, run in its own scope and read back to the
+     * host, as a body for {@link #time} or {@link #interleaved}.
+     */
+    public static Runnable forward(NDManager m, NDArray x, VisionTransformer vit, TokenReducer reducer) {
+        return () -> {
+            try (NDManager s = m.newSubManager()) {
+                s.tempAttachAll(x);
+                vit.forward(x, reducer, null).toFloatArray();
+            }
+        };
     }
 
     private static Timing summary(double[] t, int n) {

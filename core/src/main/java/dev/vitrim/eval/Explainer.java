@@ -97,8 +97,9 @@ public final class Explainer {
         return rgb;
     }
 
-    private static void drawImage(BufferedImage out, int[] rgb, int size, int scale, int x0, int y0, int[] owner,
-                                  VitConfig c) {
+    /** Draws an image at {@code scale}, greying pruned patches and tinting merged groups when {@code owner} is set. */
+    static void drawImage(BufferedImage out, int[] rgb, int size, int scale, int x0, int y0, int[] owner,
+                          VitConfig c) {
         int p = c.patchSize();
         int gw = size / p;
         Map<Integer, Integer> groupSize = groupSizes(owner);
@@ -123,7 +124,8 @@ public final class Explainer {
         }
     }
 
-    private static void outlineGroups(Graphics2D g, int[] owner, VitConfig c, int scale, int x0, int y0) {
+    /** Outlines the groups of patches merged or fused into one token. */
+    static void outlineGroups(Graphics2D g, int[] owner, VitConfig c, int scale, int x0, int y0) {
         int p = c.patchSize() * scale;
         int gh = c.gridH();
         int gw = c.gridW();

@@ -1,0 +1,318 @@
+package dev.vitrim.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.vitrim.VitrimException;
+import dev.vitrim.data.DataHome;
+import dev.vitrim.data.DataSource;
+import dev.vitrim.data.Datasets;
+import dev.vitrim.data.Fetcher;
+import dev.vitrim.data.LabeledImages;
+import dev.vitrim.eval.Comparison;
+import dev.vitrim.eval.ComparisonTable;
+import dev.vitrim.eval.CostMatch;
+import dev.vitrim.eval.ExampleImages;
+import dev.vitrim.eval.KeptPatches;
+import dev.vitrim.eval.StandardMethods;
+import dev.vitrim.model.Torch;
+import dev.vitrim.model.VisionTransformer;
+import dev.vitrim.model.VitConfig;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import javax.imageio.ImageIO;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"What vitrim does, in about two minutes: the shipped MNIST model with each token-reduction "
+                + "method at about the same cost, its accuracy on test images, its MACs and its speed measured against "
+                + "the unreduced model, and a picture of the patches each method kept.", "",
+                "Methods (every row prints its spec; re-run one with `vitrim eval --reduce SPEC`):",
+                "  none           the unreduced model: every block sees all the patches (196 + CLS).",
+                "  attn           vitrim's attention-guided pruning, seed defaults: from block 3 on, keep the patches",
+                "                 the CLS token attends to most (averaged over heads and the last 3 blocks), a share",
+                "                 falling from 80%% to 40%%.",
+                "  attn mass=0.9  the same, but each image keeps the fewest patches holding 90%% of that attention",
+                "                 (never more than attn): the count follows how concentrated the attention is.",
+                "  evit           EViT (Liang et al. 2022): between attention and MLP, keep the 70%% most",
+                "                 attended patches, fuse the rest into one token; blocks chosen to cost what attn costs.",
+                "  tome           ToMe (Bolya et al. 2023): merge the r most similar token pairs in every block,",
+                "                 nothing discarded; r is chosen to cost what attn costs.",
+                "  random         random pruning with the keep/at parameters whose MACs come closest to attn's: the",
+                "                 control a method has to beat to be choosing tokens at all.", "",
+                "Accuracy: a seeded sample of --limit test images (0: all of them). Speed: each method runs "
+                        + "interleaved with the unreduced model on one batch of --batch test images (warm-up, then "
+                        + "medians), so both see the same machine. The data set is fetched on first use."},
+        footer = {"", "Examples:", "  vitrim demo", "  vitrim demo --limit 0 --json",
+                "  vitrim demo --model models/fmnist-vit.safetensors --data fashion-mnist:test --markdown --no-png"})
+public final class DemoCommand implements Callable<Integer> {
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = {"-m", "--model"}, paramLabel = "PATH", defaultValue = "models/mnist-vit.safetensors",
+            description = "The model (default: ${DEFAULT-VALUE}).")
+    Path model;
+
+    @Option(names = "--data", paramLabel = "DATASET", defaultValue = "mnist:test",
+            description = "Labelled images: " + Datasets.USAGE + " (default: ${DEFAULT-VALUE}).")
+    String data;
+
+    @Option(names = "--limit", paramLabel = "N", defaultValue = "2500",
+            description = "Accuracy on a seeded sample of N images; 0 for all (default: ${DEFAULT-VALUE}).")
+    int limit;
+
+    @Option(names = {"-o", "--out"}, paramLabel = "PNG", defaultValue = "demo-kept-patches.png",
+            description = "The picture of the kept patches (default: ${DEFAULT-VALUE}).")
+    Path out;
+
+    @Option(names = "--no-png", description = "Write no picture.")
+    boolean noPng;
+
+    @Option(names = "--batch", paramLabel = "B", defaultValue = "8",
+            description = "Batch size of the speed measurement (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--warmup", paramLabel = "N", defaultValue = "3",
+            description = "Unmeasured runs per method before timing (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--runs", paramLabel = "N", defaultValue = "10",
+            description = "Minimum measured runs per method (default: ${DEFAULT-VALUE}).")
+    int runs;
+
+    @Option(names = "--seconds", paramLabel = "S", defaultValue = "2",
+            description = "Minimum measuring time per method (default: ${DEFAULT-VALUE}).")
+    double seconds;
+
+    @Option(names = "--json", description = "Print the results as JSON: {model, data, images, batch, "
+            + "baseline_gmacs, methods: [{name, spec, top1, gmacs, images_per_s, baseline_images_per_s, speedup}], "
+            + "examples: [{index, label, role, tokens: {method: count}}], picture}.")
+    boolean json;
+
+    @Option(names = "--markdown", description = "Print the table as Markdown (model, method, spec, top-1, GMACs, "
+            + "speedup).")
+    boolean markdown;
+
+    @Mixin
+    CommonOptions common;
+
+    @Override
+    public Integer call() throws IOException {
+        long start = System.nanoTime();
+        if (limit < 0) {
+            throw new VitrimException("--limit must be 0 (all images) or more, got " + limit);
+        }
+        if (json && markdown) {
+            throw new VitrimException("--json and --markdown: choose one");
+        }
+        if (batch < 1 || runs < 1 || warmup < 0 || seconds < 0) {
+            throw new VitrimException("--batch and --runs must be at least 1, --warmup and --seconds at least 0");
+        }
+        Comparison.Timing timing = new Comparison.Timing(batch, warmup, runs, seconds);
+        Datasets.Spec dataSpec = Datasets.parse(data);
+        if (!Files.exists(model)) {
+            throw new VitrimException(model + ": no such model file (--model)");
+        }
+        if (!noPng) {
+            prepare(out);
+        }
+        PrintWriter o = spec.commandLine().getOut();
+        boolean text = !json && !markdown;
+        Torch.engine(common.threads);
+        try (VisionTransformer vit = VisionTransformer.load(model, 0)) {
+            VitConfig c = vit.config();
+            StandardMethods.Lineup lineup;
+            try {
+                lineup = StandardMethods.of(c);
+            } catch (VitrimException e) {
+                throw new VitrimException(model + ": " + e.getMessage());
+            }
+            LabeledImages all = load(dataSpec, c);
+            LabeledImages sample = Comparison.sample(all, limit, 0);
+            if (text) {
+                o.printf(Locale.ROOT, "%s on %s: accuracy on %s, speed at batch %d (each method interleaved with "
+                        + "the unreduced model, medians after warm-up)%n%n", model, data, sample.size() < all.size()
+                        ? String.format(Locale.ROOT, "%d of %d images (seeded sample; --limit 0 for all)",
+                        sample.size(), all.size()) : "all " + all.size() + " images", batch);
+                o.flush();
+            }
+            Comparison.Result result;
+            try (Bars bars = new Bars()) {
+                result = Comparison.run(vit, sample, lineup.methods(), timing, bars);
+            }
+            List<ExampleImages.Example> examples = ExampleImages.pick(all);
+            KeptPatches.Grid grid = KeptPatches.trace(vit, all, examples, lineup.methods());
+            if (!noPng) {
+                List<String> captions = new ArrayList<>();
+                for (ExampleImages.Example e : examples) {
+                    captions.add(e.role() + " (image " + e.index() + " of " + data + ")");
+                }
+                write(KeptPatches.render(grid, captions, c.preprocess(), c), out);
+            }
+            if (json) {
+                o.println(json(result, lineup, grid));
+            } else if (markdown) {
+                o.print(ComparisonTable.markdownHeader(batch));
+                o.print(ComparisonTable.markdownRows(model.getFileName().toString().replaceFirst("\\.safetensors$", ""),
+                        result));
+            } else {
+                report(o, result, lineup, grid, (System.nanoTime() - start) / 1e9);
+            }
+            o.flush();
+        }
+        return 0;
+    }
+
+    /** The data set, fetched first when it is a named one whose folder is not there yet. */
+    private LabeledImages load(Datasets.Spec ds, VitConfig c) {
+        if (!ds.isFolder()) {
+            DataSource src = DataSource.byId(ds.kind());
+            PrintWriter err = spec.commandLine().getErr();
+            Fetcher f = new Fetcher(DataHome.root(), line -> {
+                err.println("vitrim: " + line);
+                err.flush();
+            });
+            if (!f.isComplete(src) && !Files.isDirectory(f.folder(src))) {
+                f.fetch(src);
+            }
+        }
+        return Datasets.load(ds, DataHome.root(), c.preprocess());
+    }
+
+    /** Creates the picture's folder and checks it can be written, before the long run rather than after it. */
+    private static void prepare(Path file) {
+        Path dir = file.toAbsolutePath().getParent();
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new VitrimException(file + ": cannot create the folder " + dir + " (--out)");
+        }
+        if (!Files.isWritable(dir) || Files.isDirectory(file)) {
+            throw new VitrimException(file + ": cannot write the picture there (--out)");
+        }
+    }
+
+    private static void write(BufferedImage picture, Path file) {
+        try {
+            if (!ImageIO.write(picture, "png", file.toFile())) {
+                throw new VitrimException(file + ": could not write a PNG (--out)");
+            }
+        } catch (IOException e) {
+            throw new VitrimException(file + ": cannot write the picture (" + e.getMessage() + ") (--out)");
+        }
+    }
+
+    private void report(PrintWriter o, Comparison.Result r, StandardMethods.Lineup lineup, KeptPatches.Grid grid,
+                        double seconds) {
+        o.print(ComparisonTable.text(r));
+        CostMatch.Match rnd = lineup.random();
+        o.printf(Locale.ROOT, "%nevit, tome and random are matched to attn's %.4f GMACs (evit %+.1f%%, tome %+.1f%%, "
+                        + "random %+.1f%%); attn mass=0.9 reports its measured mean.%n", lineup.attnMacs() / 1e9,
+                100 * lineup.evit().relativeError(), 100 * lineup.tome().relativeError(), 100 * rnd.relativeError());
+        o.println("Re-run a row: vitrim eval --model " + model + " --data " + data + " --reduce 'SPEC'");
+        o.println();
+        List<Comparison.Method> methods = grid.methods();
+        int w = grid.examples().stream().mapToInt(e -> e.role().length()).max().orElse(10) + 14;
+        StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "%-" + w + "s", "tokens at the end"));
+        for (Comparison.Method m : methods) {
+            head.append(String.format(Locale.ROOT, " %" + Math.max(5, m.name().length()) + "s", m.name()));
+        }
+        o.println(head);
+        for (int i = 0; i < grid.examples().size(); i++) {
+            ExampleImages.Example e = grid.examples().get(i);
+            StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "%-" + w + "s",
+                    e.role() + " (image " + e.index() + ")"));
+            for (int m = 0; m < methods.size(); m++) {
+                row.append(String.format(Locale.ROOT, " %" + Math.max(5, methods.get(m).name().length()) + "d",
+                        grid.tokens(i, m)));
+            }
+            o.println(row);
+        }
+        int mass = methods.stream().map(Comparison.Method::name).toList().indexOf(StandardMethods.ATTN_MASS_NAME);
+        if (grid.examples().size() >= 2 && mass >= 0) {
+            ExampleImages.Example a = grid.examples().get(0);
+            ExampleImages.Example b = grid.examples().get(1);
+            int ta = grid.tokens(0, mass);
+            int tb = grid.tokens(1, mass);
+            o.printf(Locale.ROOT, "%nUnder %s the %s keeps %d tokens and the %s keeps %d (the fewest patches "
+                    + "holding 90%% of the CLS attention: the count follows how concentrated it is).%n",
+                    StandardMethods.ATTN_MASS, a.role(), ta, b.role(), tb);
+        }
+        if (!noPng) {
+            o.println("wrote " + out + " (rows: images; columns: methods; pruned patches greyed, merged or fused "
+                    + "ones outlined)");
+        }
+        o.printf(Locale.ROOT, "%.0f s%n", seconds);
+    }
+
+    private String json(Comparison.Result r, StandardMethods.Lineup lineup, KeptPatches.Grid grid) throws IOException {
+        ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode doc = om.createObjectNode();
+        doc.put("model", model.toString()).put("data", data).put("images", r.images()).put("batch", r.batch())
+                .put("baseline_gmacs", r.baselineGmacs()).put("attn_gmacs", lineup.attnMacs() / 1e9);
+        ArrayNode rows = doc.putArray("methods");
+        for (Comparison.Row x : r.rows()) {
+            rows.addObject().put("name", x.name()).put("spec", x.spec()).put("top1", x.top1()).put("gmacs", x.gmacs())
+                    .put("images_per_s", x.imagesPerS()).put("baseline_images_per_s", x.baselineImagesPerS())
+                    .put("speedup", x.speedup()).put("runs", x.runs());
+        }
+        ArrayNode ex = doc.putArray("examples");
+        for (int i = 0; i < grid.examples().size(); i++) {
+            ExampleImages.Example e = grid.examples().get(i);
+            ObjectNode n = ex.addObject().put("index", e.index()).put("label", e.label()).put("role", e.role());
+            ObjectNode tokens = n.putObject("tokens");
+            for (int m = 0; m < grid.methods().size(); m++) {
+                tokens.put(grid.methods().get(m).name(), grid.tokens(i, m));
+            }
+        }
+        if (noPng) {
+            doc.putNull("picture");
+        } else {
+            doc.put("picture", out.toString());
+        }
+        return om.writeValueAsString(doc);
+    }
+
+    /** Progress bars on stderr, one per task, only on a terminal (logs and pipes stay clean). */
+    private static final class Bars implements Comparison.Progress, AutoCloseable {
+        private final boolean on = System.console() != null;
+        private ProgressBar bar;
+        private String task;
+
+        @Override
+        public void update(String t, long done, long total) {
+            if (!on) {
+                return;
+            }
+            if (!t.equals(task)) {
+                close();
+                task = t;
+                bar = new ProgressBarBuilder().setTaskName(t).setInitialMax(total)
+                        .setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
+            }
+            bar.stepTo(done);
+        }
+
+        @Override
+        public void close() {
+            if (bar != null) {
+                bar.close();
+                bar = null;
+            }
+        }
+    }
+}
