@@ -66,6 +66,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Machine-readable output.")
     boolean json;
 
+    @Option(names = "--baseline", paramLabel = "SPEC", defaultValue = "none", description = "With --reduce: what the "
+            + "reduced model is timed against (default: none, the unreduced model), e.g. a random pruner on the same "
+            + "schedule to measure a learned scorer's own cost.")
+    String baseline;
+
     @Override
     public Integer call() throws Exception {
         for (int b : batches) {
@@ -78,12 +83,18 @@ public final class BenchCommand implements Callable<Integer> {
         }
         Torch.engine(common.threads);
         VitConfig cfg = model.config();
-        TokenReducer r = reduce.reducer(cfg, model.recordedReduce());
+        String recorded = model.recordedReduce();
+        TokenReducer r = reduce.reducer(cfg, recorded);
+        TokenReducer base = Reducers.parse(baseline, recorded);
+        base.validate(cfg);
+        if (r == Reducers.NONE && base != Reducers.NONE) {
+            throw new VitrimException("--baseline needs --reduce (the reducer timed against it)");
+        }
         try (VisionTransformer vit = model.load()) {
             if (r == Reducers.NONE) {
                 plain(vit);
             } else {
-                compared(vit, r);
+                compared(vit, r, base);
             }
         }
         return 0;
@@ -150,27 +161,29 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private void compared(VisionTransformer vit, TokenReducer r) throws Exception {
+    private void compared(VisionTransformer vit, TokenReducer r, TokenReducer against) throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         VitConfig c = vit.config();
-        long base = Macs.unreduced(c);
+        long base = Macs.plan(c, against).macs();
         Macs.Plan plan = Macs.plan(c, r);
+        String baseName = against == Reducers.NONE ? "unreduced" : against.spec();
         ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ArrayNode rows = om.createArrayNode();
         if (!json) {
-            out.printf(Locale.ROOT, "%s, %s: %.3f GMACs/image%s vs %.3f unreduced (%.2fx fewer)%n", model.name(),
-                    r.spec(), plan.gmacs(), r.perImageCounts() ? " at most" : "", base / 1e9,
+            out.printf(Locale.ROOT, "%s, %s: %.3f GMACs/image%s vs %.3f %s (%.2fx fewer)%n", model.name(),
+                    r.spec(), plan.gmacs(), r.perImageCounts() ? " at most" : "", base / 1e9, baseName,
                     (double) base / plan.macs());
             out.printf(Locale.ROOT, "%6s %14s %14s %9s %11s%n", "batch", "images/s", "baseline", "speedup", "MAC ratio");
         }
         for (int b : batches) {
             Benchmark.Timing[] t = onBatch(vit, b, (m, x) -> Benchmark.interleaved(
-                    Benchmark.forward(m, x, vit, Reducers.NONE), Benchmark.forward(m, x, vit, r), warmup, runs, 1000,
+                    Benchmark.forward(m, x, vit, against), Benchmark.forward(m, x, vit, r), warmup, runs, 1000,
                     seconds));
             double baseIps = b / (t[0].medianMs() / 1e3);
             double ips = b / (t[1].medianMs() / 1e3);
             ObjectNode o = rows.addObject();
-            o.put("reduce", r.spec()).put("batch", b).put("gmacs", plan.gmacs()).put("baseline_gmacs", base / 1e9)
+            o.put("reduce", r.spec()).put("baseline", against.spec()).put("batch", b).put("gmacs", plan.gmacs())
+                    .put("baseline_gmacs", base / 1e9)
                     .put("images_per_s", ips).put("baseline_images_per_s", baseIps).put("speedup", ips / baseIps)
                     .put("mac_ratio", (double) base / plan.macs()).put("runs", t[0].runs());
             if (!json) {

@@ -361,6 +361,23 @@ class CliTest {
     }
 
     @Test
+    void benchTimesAReducerAgainstAnotherBaseline() throws Exception {
+        Run r = run("bench", "--model", DEEP.toString(), "--heads", "4", "--batch", "2", "--reduce", "random:R=20,llf=false",
+                "--baseline", "random:keep=0.5,at=1", "--warmup", "1", "--runs", "2", "--seconds", "0", "--json");
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode o = new ObjectMapper().readTree(r.out());
+        assertThat(o.get("baseline").asText()).isEqualTo("random:keep=0.5,at=1,seed=0");
+        // the baseline's own MACs, not the unreduced model's
+        Run flops = run("flops", "--model", DEEP.toString(), "--heads", "4", "--reduce", "random:keep=0.5,at=1", "--json");
+        JsonNode f = new ObjectMapper().readTree(flops.out());
+        assertThat(o.get("baseline_gmacs").asDouble()).isEqualTo(f.get("gmacs").asDouble())
+                .isLessThan(f.get("baseline_gmacs").asDouble());
+        Run bad = run("bench", "--model", DEEP.toString(), "--heads", "4", "--baseline", "random:keep=0.5");
+        assertThat(bad.status()).isEqualTo(2);
+        assertThat(bad.err()).contains("--baseline needs --reduce");
+    }
+
+    @Test
     void explainDrawsAPicture() throws Exception {
         Path png = tmp.resolve("explain.png");
         Run r = run("explain", "--model", DEEP.toString(), "--heads", "4", "--reduce", "tome:r=16",

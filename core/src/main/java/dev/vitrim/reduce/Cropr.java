@@ -101,8 +101,8 @@ public final class Cropr implements TokenReducer {
                     return t;
                 }
                 Reducers.requireUniform(t, "cropr");
-                NDArray patches = t.x.get(new NDIndex(":, {}:, :", t.prefix));
-                NDArray scores = patches.matMul(queries[block]).squeeze(2); // [B,M]
+                // scored on all tokens, then sliced: slicing x first would copy [B,M,D] before the product
+                NDArray scores = t.x.matMul(queries[block]).squeeze(2).get(new NDIndex(":, {}:", t.prefix)); // [B,M]
                 return pruneLowest(t, invert ? scores.neg() : scores, schedule.pruned(block, n0), schedule.llf());
             }
 

@@ -23,8 +23,8 @@ public final class Reducers {
             + "  attn:keep=0.8..0.4,start=3,min=0.2,avg=3[,mass=0.9]   (seed 000: CLS attention)%n"
             + "  evit:keep=0.7,at=3/6/9,fuse=true%n"
             + "  tome:r=13,prop=true  |  tome:r=20/18/...  |  tome:r=16,schedule=decreasing%n"
-            + "  cropr:R=8,llf=true[,multiple=8][,invert=true]   (learned queries from the checkpoint; a bare%n"
-            + "      'cropr' runs the schedule the model was trained with)%n"
+            + "  cropr:R=8,llf=true[,multiple=8][,invert=true]   (learned queries)%n"
+            + "  cropr   (the schedule the checkpoint was trained with)%n"
             + "  random:keep=0.7,at=3/6/9,seed=0  |  random:R=8,llf=true,seed=0%n"
             + "  A+B applies several in order. Block indices are 0-based; lists use '/'.";
 
