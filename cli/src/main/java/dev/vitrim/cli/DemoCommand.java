@@ -19,6 +19,7 @@ import dev.vitrim.eval.StandardMethods;
 import dev.vitrim.model.Torch;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.model.VitConfig;
+import dev.vitrim.reduce.Reducers;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -53,13 +54,20 @@ import picocli.CommandLine.Spec;
                 "  tome           ToMe (Bolya et al. 2023): merge the r most similar token pairs in every block,",
                 "                 nothing discarded; r is chosen to cost what attn costs.",
                 "  random         random pruning with the keep/at parameters whose MACs come closest to attn's: the",
-                "                 control a method has to beat to be choosing tokens at all.", "",
+                "                 control a method has to beat to be choosing tokens at all.",
+                "  cropr          Token Cropr (learned pruning, seed 001) on its own checkpoint: the model fine-tuned",
+                "                 with Cropr's modules (`vitrim train --reduce cropr:...`), at the schedule it was",
+                "                 trained with (--cropr; found next to --model as NAME-cropr-llf or NAME-cropr).",
+                "                 Its speed is measured against the compared model, unreduced.", "",
                 "Accuracy: a seeded sample of --limit test images (0: all of them). Speed: each method runs "
                         + "interleaved with the unreduced model on one batch of --batch test images (warm-up, then "
                         + "medians), so both see the same machine. The data set is fetched on first use."},
         footer = {"", "Examples:", "  vitrim demo", "  vitrim demo --limit 0 --json",
                 "  vitrim demo --model models/fmnist-vit.safetensors --data fashion-mnist:test --markdown --no-png"})
 public final class DemoCommand implements Callable<Integer> {
+    /** The name of the Token Cropr row. */
+    static final String CROPR = "cropr";
+
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -70,6 +78,12 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "DATASET", defaultValue = "mnist:test",
             description = "Labelled images: " + Datasets.USAGE + " (default: ${DEFAULT-VALUE}).")
     String data;
+
+    @Option(names = "--cropr", paramLabel = "PATH", defaultValue = "auto",
+            description = "A Token Cropr checkpoint of the same architecture to add as the cropr row; 'auto' (the "
+                    + "default) takes NAME-cropr-llf.safetensors or NAME-cropr.safetensors next to --model "
+                    + "(NAME: the model's file name without -vit), 'none' leaves the row out.")
+    String cropr;
 
     @Option(names = "--limit", paramLabel = "N", defaultValue = "2500",
             description = "Accuracy on a seeded sample of N images; 0 for all (default: ${DEFAULT-VALUE}).")
@@ -99,7 +113,7 @@ public final class DemoCommand implements Callable<Integer> {
     double seconds;
 
     @Option(names = "--json", description = "Print the results as JSON: {model, data, images, batch, "
-            + "baseline_gmacs, methods: [{name, spec, top1, gmacs, images_per_s, baseline_images_per_s, speedup}], "
+            + "baseline_gmacs, attn_gmacs, cropr_model, methods: [{name, spec, top1, gmacs, images_per_s, baseline_images_per_s, speedup}], "
             + "examples: [{index, label, role, tokens: {method: count}}], picture}.")
     boolean json;
 
@@ -132,14 +146,28 @@ public final class DemoCommand implements Callable<Integer> {
         }
         PrintWriter o = spec.commandLine().getOut();
         boolean text = !json && !markdown;
+        Path croprFile = croprFile();
         Torch.engine(common.threads);
-        try (VisionTransformer vit = VisionTransformer.load(model, 0)) {
+        try (VisionTransformer vit = VisionTransformer.load(model, 0);
+             VisionTransformer croprVit = croprFile == null ? null : VisionTransformer.load(croprFile, 0)) {
             VitConfig c = vit.config();
             StandardMethods.Lineup lineup;
             try {
                 lineup = StandardMethods.of(c);
             } catch (VitrimException e) {
                 throw new VitrimException(model + ": " + e.getMessage());
+            }
+            List<Comparison.Method> methods = new ArrayList<>(lineup.methods());
+            if (croprVit != null) {
+                Comparison.Method m;
+                try {
+                    String stem = croprFile.getFileName().toString().replaceFirst("\\.safetensors$", "");
+                    m = new Comparison.Method(CROPR + " (" + stem + ")", Reducers.parse("cropr", croprVit), croprVit);
+                    Comparison.check(vit, m);
+                } catch (VitrimException e) {
+                    throw new VitrimException(croprFile + ": " + e.getMessage() + " (--cropr)");
+                }
+                methods.add(m);
             }
             LabeledImages all = load(dataSpec, c);
             LabeledImages sample = Comparison.sample(all, limit, 0);
@@ -152,10 +180,10 @@ public final class DemoCommand implements Callable<Integer> {
             }
             Comparison.Result result;
             try (Bars bars = new Bars()) {
-                result = Comparison.run(vit, sample, lineup.methods(), timing, bars);
+                result = Comparison.run(vit, sample, methods, timing, bars);
             }
             List<ExampleImages.Example> examples = ExampleImages.pick(all);
-            KeptPatches.Grid grid = KeptPatches.trace(vit, all, examples, lineup.methods());
+            KeptPatches.Grid grid = KeptPatches.trace(vit, all, examples, methods);
             if (!noPng) {
                 List<String> captions = new ArrayList<>();
                 for (ExampleImages.Example e : examples) {
@@ -164,17 +192,39 @@ public final class DemoCommand implements Callable<Integer> {
                 write(KeptPatches.render(grid, captions, c.preprocess(), c), out);
             }
             if (json) {
-                o.println(json(result, lineup, grid));
+                o.println(json(result, lineup, grid, croprFile));
             } else if (markdown) {
                 o.print(ComparisonTable.markdownHeader(batch));
                 o.print(ComparisonTable.markdownRows(model.getFileName().toString().replaceFirst("\\.safetensors$", ""),
                         result));
             } else {
-                report(o, result, lineup, grid, (System.nanoTime() - start) / 1e9);
+                report(o, result, lineup, grid, croprFile, (System.nanoTime() - start) / 1e9);
             }
             o.flush();
         }
         return 0;
+    }
+
+    /** The Token Cropr checkpoint of the cropr row, or null for none. */
+    private Path croprFile() {
+        if (cropr.equals("none")) {
+            return null;
+        }
+        if (!cropr.equals("auto")) {
+            Path p = Path.of(cropr);
+            if (!Files.exists(p)) {
+                throw new VitrimException(p + ": no such model file (--cropr; 'none' leaves the cropr row out)");
+            }
+            return p;
+        }
+        String name = model.getFileName().toString().replaceFirst("\\.safetensors$", "").replaceFirst("-vit$", "");
+        for (String suffix : new String[] {"-cropr-llf.safetensors", "-cropr.safetensors"}) {
+            Path p = model.resolveSibling(name + suffix);
+            if (Files.isRegularFile(p)) {
+                return p;
+            }
+        }
+        return null;
     }
 
     /** The data set, fetched first when it is a named one whose folder is not there yet. */
@@ -217,17 +267,23 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     private void report(PrintWriter o, Comparison.Result r, StandardMethods.Lineup lineup, KeptPatches.Grid grid,
-                        double seconds) {
+                        Path croprFile, double seconds) {
         o.print(ComparisonTable.text(r));
         CostMatch.Match rnd = lineup.random();
         o.printf(Locale.ROOT, "%nevit, tome and random are matched to attn's %.4f GMACs (evit %+.1f%%, tome %+.1f%%, "
                         + "random %+.1f%%); attn mass=0.9 reports its measured mean.%n", lineup.attnMacs() / 1e9,
                 100 * lineup.evit().relativeError(), 100 * lineup.tome().relativeError(), 100 * rnd.relativeError());
+        if (croprFile != null) {
+            o.println("cropr runs " + croprFile + " (fine-tuned with Cropr's modules) at the schedule it was trained "
+                    + "with: vitrim eval --model " + croprFile + " --data " + data + " --reduce cropr");
+        } else if (cropr.equals("auto")) {
+            o.println("No Cropr model next to " + model + " (--cropr PATH adds one).");
+        }
         o.println("Re-run a row: vitrim eval --model " + model + " --data " + data + " --reduce 'SPEC'");
         o.println();
         List<Comparison.Method> methods = grid.methods();
         int w = grid.examples().stream().mapToInt(e -> e.role().length()).max().orElse(10) + 14;
-        StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "%-" + w + "s", "tokens at the end"));
+        StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "%-" + w + "s", "tokens kept"));
         for (Comparison.Method m : methods) {
             head.append(String.format(Locale.ROOT, " %" + Math.max(5, m.name().length()) + "s", m.name()));
         }
@@ -259,11 +315,13 @@ public final class DemoCommand implements Callable<Integer> {
         o.printf(Locale.ROOT, "%.0f s%n", seconds);
     }
 
-    private String json(Comparison.Result r, StandardMethods.Lineup lineup, KeptPatches.Grid grid) throws IOException {
+    private String json(Comparison.Result r, StandardMethods.Lineup lineup, KeptPatches.Grid grid, Path croprFile)
+            throws IOException {
         ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode doc = om.createObjectNode();
         doc.put("model", model.toString()).put("data", data).put("images", r.images()).put("batch", r.batch())
-                .put("baseline_gmacs", r.baselineGmacs()).put("attn_gmacs", lineup.attnMacs() / 1e9);
+                .put("baseline_gmacs", r.baselineGmacs()).put("attn_gmacs", lineup.attnMacs() / 1e9)
+                .put("cropr_model", croprFile == null ? null : croprFile.toString());
         ArrayNode rows = doc.putArray("methods");
         for (Comparison.Row x : r.rows()) {
             rows.addObject().put("name", x.name()).put("spec", x.spec()).put("top1", x.top1()).put("gmacs", x.gmacs())

@@ -117,4 +117,50 @@ class DemoCliTest {
         assertThat(r.out()).startsWith("| model | method | spec | top-1 | GMACs | speedup batch 2 |")
                 .contains("| deep197 | attn | `attn:keep=0.8..0.4");
     }
+
+    /** The Token Cropr golden model: deep197's architecture with queries for its pruning modules. */
+    static final Path DEEP_CROPR = CliTest.GOLDEN.resolve("reduce/deep197_cropr.safetensors");
+
+    @Test
+    void aCroprModelNextToTheModelAddsItsRowAndItsColumn() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("models"));
+        Path model = Files.copy(DEEP, dir.resolve("deep-vit.safetensors"));
+        Files.copy(DEEP_CROPR, dir.resolve("deep-cropr.safetensors"));
+        Path png = tmp.resolve("kept.png");
+        CliTest.Run r = run("demo", "--model", model.toString(), "--data", "folder:" + digitsFolder(), "--limit", "0",
+                "--batch", "2", "--warmup", "0", "--runs", "1", "--seconds", "0", "--out", png.toString(), "--json");
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode doc = new ObjectMapper().readTree(r.out());
+        assertThat(doc.get("cropr_model").asText()).isEqualTo(dir.resolve("deep-cropr.safetensors").toString());
+        JsonNode methods = doc.get("methods");
+        assertThat(methods).hasSize(7);
+        JsonNode cropr = methods.get(6);
+        assertThat(cropr.get("name").asText()).isEqualTo("cropr (deep-cropr)");
+        assertThat(cropr.get("spec").asText()).startsWith("cropr:R=");
+        assertThat(cropr.get("gmacs").asDouble()).isLessThan(doc.get("baseline_gmacs").asDouble());
+        assertThat(cropr.get("speedup").asDouble()).isPositive();
+        // with LLF the last block sees every token again; the count is the leanest block's
+        int kept = doc.get("examples").get(0).get("tokens").get("cropr (deep-cropr)").asInt();
+        assertThat(kept).isGreaterThan(1).isLessThan(197);
+        BufferedImage img = ImageIO.read(png.toFile());
+        assertThat(img.getWidth()).isEqualTo(8 + 8 * (224 + 8));
+        // and the text report says which file the row ran and how to re-run it
+        CliTest.Run text = run("demo", "--model", model.toString(), "--data", "folder:" + digitsFolder(),
+                "--limit", "3", "--batch", "2", "--warmup", "0", "--runs", "1", "--seconds", "0", "--no-png");
+        assertThat(text.status()).as(text.err()).isZero();
+        assertThat(text.out()).contains("cropr (deep-cropr)", "--reduce cropr", "deep-cropr.safetensors");
+        CliTest.Run none = run("demo", "--model", model.toString(), "--data", "folder:" + digitsFolder(),
+                "--limit", "3", "--batch", "2", "--warmup", "0", "--runs", "1", "--seconds", "0", "--no-png",
+                "--cropr", "none", "--markdown");
+        assertThat(none.status()).as(none.err()).isZero();
+        assertThat(none.out()).doesNotContain("cropr");
+    }
+
+    @Test
+    void aBadCroprModelIsOneLineAndExitTwo() {
+        assertBadInput(run("demo", "--model", DEEP.toString(), "--cropr", tmp.resolve("nope.safetensors").toString()),
+                "nope.safetensors", "--cropr");
+        assertBadInput(run("demo", "--model", DEEP.toString(), "--cropr", CliTest.VIT.toString()),
+                "vit_timm.safetensors", "not the compared model's architecture", "--cropr");
+    }
 }

@@ -9,6 +9,7 @@ import dev.vitrim.data.LabeledImages;
 import dev.vitrim.model.Macs;
 import dev.vitrim.model.Torch;
 import dev.vitrim.model.VisionTransformer;
+import dev.vitrim.model.VitConfig;
 import dev.vitrim.reduce.Reducers;
 import dev.vitrim.reduce.TokenReducer;
 import java.util.ArrayList;
@@ -28,11 +29,26 @@ public final class Comparison {
 
     private Comparison() {}
 
-    /** A method to compare: a short name for tables and the reducer. */
-    public record Method(String name, TokenReducer reducer) {
+    /**
+     * A method to compare: a short name for tables, the reducer, and the model it runs on: {@code null} for the
+     * compared model, or another checkpoint of the same architecture (e.g. one trained with the reducer on, such as a
+     * Token Cropr model whose queries the reducer needs). Its speed is still measured against the compared model,
+     * unreduced.
+     */
+    public record Method(String name, TokenReducer reducer, VisionTransformer model) {
+        /** A method that runs on the compared model. */
+        public Method(String name, TokenReducer reducer) {
+            this(name, reducer, null);
+        }
+
         /** The spec that re-creates the reducer ({@code vitrim eval --reduce SPEC}). */
         public String spec() {
             return reducer.spec();
+        }
+
+        /** The model this method runs on, given the compared one. */
+        public VisionTransformer on(VisionTransformer compared) {
+            return model != null ? model : compared;
         }
     }
 
@@ -104,7 +120,7 @@ public final class Comparison {
             throw new VitrimException(data.name() + ": no images to compare on");
         }
         for (Method m : methods) {
-            m.reducer().validate(vit.config());
+            check(vit, m);
         }
         ImageTransform t = new ImageTransform(vit.config().preprocess(), 0, false);
         Progress p = progress != null ? progress : (task, done, total) -> { };
@@ -113,7 +129,8 @@ public final class Comparison {
         List<Evaluation.Result> acc = new ArrayList<>();
         for (int i = 0; i < methods.size(); i++) {
             long before = (long) i * n;
-            acc.add(Evaluation.run(vit, data, t, methods.get(i).reducer(), EVAL_BATCH,
+            Method m = methods.get(i);
+            acc.add(Evaluation.run(m.on(vit), data, t, m.reducer(), EVAL_BATCH,
                     done -> p.update("accuracy", before + done, total)));
         }
         Benchmark.Timing[][] speed = time(vit, data, t, methods, timing, p);
@@ -139,6 +156,27 @@ public final class Comparison {
             rows.add(new Row(m.name(), m.spec(), e.top1(), e.gmacs(), e.meanTokens(), ips, base, ips / base, runs));
         }
         return new Result(data.name(), n, timing.batch(), Macs.unreduced(vit.config()) / 1e9, rows);
+    }
+
+    /**
+     * Checks that {@code m} can run here: its reducer fits its model, and a model of its own has the compared model's
+     * architecture (otherwise neither its accuracy nor its speed would be comparable).
+     */
+    public static void check(VisionTransformer vit, Method m) {
+        VisionTransformer own = m.on(vit);
+        if (own != vit) {
+            VitConfig a = vit.config();
+            VitConfig b = own.config();
+            if (a.width() != b.width() || a.depth() != b.depth() || a.heads() != b.heads()
+                    || a.mlpHidden() != b.mlpHidden() || a.patchSize() != b.patchSize() || a.gridH() != b.gridH()
+                    || a.gridW() != b.gridW() || a.numClasses() != b.numClasses() || a.distilled() != b.distilled()
+                    || a.classToken() != b.classToken() || !a.globalPool().equals(b.globalPool())
+                    || !a.preprocess().equals(b.preprocess())) {
+                throw new VitrimException("method " + m.name() + ": its model (" + b.describe() + ") is not the "
+                        + "compared model's architecture (" + a.describe() + ")");
+            }
+        }
+        m.reducer().validate(own.config());
     }
 
     /**
@@ -172,7 +210,8 @@ public final class Comparison {
                 if (r == Reducers.NONE) {
                     continue;
                 }
-                out[i] = Benchmark.interleaved(none, Benchmark.forward(m, input, vit, r), timing.warmup(),
+                out[i] = Benchmark.interleaved(none, Benchmark.forward(m, input, methods.get(i).on(vit), r),
+                        timing.warmup(),
                         timing.minRuns(), 1000, timing.minSeconds());
                 p.update("speed", ++done, reduced);
             }

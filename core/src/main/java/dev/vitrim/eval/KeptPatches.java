@@ -17,7 +17,8 @@ import java.util.List;
 
 /**
  * Which patches each method kept at the end, for a few images: one row per image, one column per method, each
- * cell the image (as the model saw it) with the patches that left the last block; pruned patches greyed out,
+ * cell the image (as the model saw it) with the patches that left the last block (with Token Cropr's Last Layer
+ * Fusion, the block before it); pruned patches greyed out,
  * merged or fused ones tinted and outlined as a group (drawn by {@link Explainer}'s machinery), and the token
  * count (CLS included) under it.
  */
@@ -26,7 +27,8 @@ public final class KeptPatches {
     private static final int GAP = 8;
     /** The key under the picture. */
     static final String LEGEND = "Grey: pruned. Tinted and outlined: patches merged (tome) or fused (evit) into one "
-            + "token. Counts: tokens leaving the last block, CLS included.";
+            + "token. Counts: tokens leaving the last block, CLS included (cropr with LLF: the block before the last, which "
+            + "gets every token back).";
 
     private KeptPatches() {}
 
@@ -59,13 +61,27 @@ public final class KeptPatches {
         Trace.Block[][] last = new Trace.Block[examples.size()][methods.size()];
         for (int m = 0; m < methods.size(); m++) {
             Trace trace = new Trace(true);
-            vit.forward(new FloatTensor(new long[] {examples.size(), 3, s, s}, x), methods.get(m).reducer(), trace);
+            Comparison.Method method = methods.get(m);
+            method.on(vit).forward(new FloatTensor(new long[] {examples.size(), 3, s, s}, x), method.reducer(), trace);
             for (int i = 0; i < examples.size(); i++) {
-                List<Trace.Block> blocks = trace.images().get(i);
-                last[i][m] = blocks.get(blocks.size() - 1);
+                last[i][m] = leanest(trace.images().get(i));
             }
         }
         return new Grid(List.copyOf(examples), List.copyOf(methods), inputs, last);
+    }
+
+    /**
+     * The deepest of the blocks that saw the fewest tokens: the last block, except under Token Cropr's Last Layer
+     * Fusion, which brings every pruned token back for the final block (its picture would show nothing pruned).
+     */
+    static Trace.Block leanest(List<Trace.Block> blocks) {
+        Trace.Block best = blocks.get(blocks.size() - 1);
+        for (int b = blocks.size() - 2; b >= 0; b--) {
+            if (blocks.get(b).tokens() < best.tokens()) {
+                best = blocks.get(b);
+            }
+        }
+        return best;
     }
 
     /**

@@ -10,6 +10,7 @@ import dev.vitrim.model.Macs;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.model.VitConfig;
 import dev.vitrim.reduce.Reducers;
+import dev.vitrim.reduce.TokenReducer;
 import dev.vitrim.reduce.Trace;
 import java.awt.image.BufferedImage;
 import java.util.ArrayList;
@@ -145,5 +146,41 @@ class ComparisonTest {
         int inputX = 8 + 3;
         int noneX = 8 + panel + 8 + 3;
         assertThat(img.getRGB(noneX, y)).isEqualTo(img.getRGB(inputX, y));
+    }
+
+    @Test
+    void aMethodWithItsOwnModelIsEvaluatedAndTracedOnItAndTimedAgainstTheComparedOne() {
+        LabeledImages data = EvalTestSupport.digits(12);
+        try (VisionTransformer other = VisionTransformer.random(c, 11)) {
+            // random pruning with LLF: the final block gets every token back, so the picture shows the block before
+            TokenReducer llf = Reducers.parse("random:R=20,llf=true", c);
+            Comparison.Method own = new Comparison.Method("own", llf, other);
+            Comparison.Method here = new Comparison.Method("here", llf);
+            Comparison.Result r = Comparison.run(vit, data, List.of(here, own), QUICK, null);
+            ImageTransform t = new ImageTransform(c.preprocess(), 0, false);
+            assertThat(r.rows().get(1).top1())
+                    .isEqualTo(Evaluation.run(other, data, t, llf, Comparison.EVAL_BATCH, null).top1());
+            assertThat(r.rows().get(0).top1())
+                    .isEqualTo(Evaluation.run(vit, data, t, llf, Comparison.EVAL_BATCH, null).top1());
+            assertThat(r.rows().get(1).baselineImagesPerS()).isPositive();
+            List<ExampleImages.Example> ex = ExampleImages.pick(data);
+            KeptPatches.Grid g = KeptPatches.trace(vit, data, ex, List.of(here, own));
+            int[] after = Macs.plan(c, llf).afterBlock();
+            assertThat(after[c.depth() - 1]).isEqualTo(c.tokens());
+            for (int i = 0; i < ex.size(); i++) {
+                assertThat(g.tokens(i, 1)).isEqualTo(after[c.depth() - 2]).isLessThan(c.tokens());
+            }
+        }
+    }
+
+    @Test
+    void aMethodWhoseModelHasAnotherArchitectureIsRefused() {
+        VitConfig wider = EvalTestSupport.small().withHeads(c.heads() == 1 ? 2 : 1);
+        try (VisionTransformer other = VisionTransformer.random(wider, 1)) {
+            Comparison.Method m = new Comparison.Method("other", Reducers.NONE, other);
+            assertThatThrownBy(() -> Comparison.run(vit, EvalTestSupport.digits(3), List.of(m), QUICK, null))
+                    .isInstanceOf(VitrimException.class)
+                    .hasMessageContaining("method other").hasMessageContaining("not the compared model's architecture");
+        }
     }
 }
