@@ -309,7 +309,7 @@ public final class DemoCommand implements Callable<Integer> {
                     StandardMethods.ATTN_MASS, a.role(), ta, b.role(), tb);
         }
         if (!noPng) {
-            o.println("wrote " + out + " (rows: images; columns: methods; pruned patches greyed, merged or fused "
+            o.println("wrote " + out + " (rows: images; columns: methods; pruned patches greyed and hatched, merged or fused "
                     + "ones outlined)");
         }
         o.printf(Locale.ROOT, "%.0f s%n", seconds);

@@ -26,8 +26,8 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "explain", mixinStandardHelpOptions = true,
         description = {"Draw which patches a token reducer kept: each image (as the model sees it) beside its patches "
-                + "after every block where the token count changed. Pruned patches are greyed out; patches merged "
-                + "into one token (ToMe) or fused (EViT) share a colour and are outlined as a group.", "",
+                + "after every block where the token count changed. Pruned patches are greyed out and hatched; patches "
+                + "merged into one token (ToMe) or fused (EViT) share a colour and are outlined as a group.", "",
                 "Several images become several rows. Unreadable images are reported and left out."},
         footer = {"", "Example:", "  vitrim explain --model vit224/ --reduce attn:mass=0.9 dog.jpg -o dog-attn.png"})
 public final class ExplainCommand implements Callable<Integer> {

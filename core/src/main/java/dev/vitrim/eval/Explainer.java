@@ -16,7 +16,7 @@ import java.util.Map;
 
 /**
  * Draws what a reducer did: each image (as the model saw it, after preprocessing) beside its patches at each
- * stage where the token count changed. Pruned patches are greyed out; patches merged into one token (ToMe) or
+ * stage where the token count changed. Pruned patches are greyed out and hatched; patches merged into one token (ToMe) or
  * fused (EViT) share a colour tint and are outlined as a group.
  */
 public final class Explainer {
@@ -97,7 +97,7 @@ public final class Explainer {
         return rgb;
     }
 
-    /** Draws an image at {@code scale}, greying pruned patches and tinting merged groups when {@code owner} is set. */
+    /** Draws an image at {@code scale}, greying and hatching pruned patches and tinting merged groups when {@code owner} is set. */
     static void drawImage(BufferedImage out, int[] rgb, int size, int scale, int x0, int y0, int[] owner,
                           VitConfig c) {
         int p = c.patchSize();
@@ -106,18 +106,24 @@ public final class Explainer {
         for (int y = 0; y < size; y++) {
             for (int x = 0; x < size; x++) {
                 int px = rgb[y * size + x];
+                boolean pruned = false;
                 if (owner != null) {
                     int patch = (y / p) * gw + x / p;
                     int o = owner[c.prefixTokens() + patch];
                     if (o < 0) {
                         px = grey(px);
+                        pruned = true;
                     } else if (groupSize.getOrDefault(o, 1) > 1) {
                         px = tint(px, colour(o));
                     }
                 }
                 for (int dy = 0; dy < scale; dy++) {
                     for (int dx = 0; dx < scale; dx++) {
-                        out.setRGB(x0 + x * scale + dx, y0 + y * scale + dy, px);
+                        int sx = x * scale + dx;
+                        int sy = y * scale + dy;
+                        // pruned patches are also hatched: grey alone vanishes on light images
+                        boolean hatch = pruned && (sx + sy) % HATCH_PERIOD == 0;
+                        out.setRGB(x0 + sx, y0 + sy, hatch ? HATCH : px);
                     }
                 }
             }
@@ -167,6 +173,10 @@ public final class Explainer {
         }
         return m;
     }
+
+    /** Colour and spacing (pixels) of the diagonal lines over pruned patches. */
+    static final int HATCH = 0x505050;
+    static final int HATCH_PERIOD = 4;
 
     private static int grey(int px) {
         int r = (px >> 16) & 255;

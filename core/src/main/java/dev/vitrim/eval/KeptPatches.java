@@ -26,7 +26,7 @@ public final class KeptPatches {
     private static final int TITLE = 18;
     private static final int GAP = 8;
     /** The key under the picture. */
-    static final String LEGEND = "Grey: pruned. Tinted and outlined: patches merged (tome) or fused (evit) into one "
+    static final String LEGEND = "Grey and hatched: pruned. Tinted and outlined: patches merged (tome) or fused (evit) into one "
             + "token. Counts: tokens leaving the last block, CLS included (cropr with LLF: the block before the last, which "
             + "gets every token back).";
 

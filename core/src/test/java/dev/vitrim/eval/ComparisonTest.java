@@ -146,6 +146,32 @@ class ComparisonTest {
         int inputX = 8 + 3;
         int noneX = 8 + panel + 8 + 3;
         assertThat(img.getRGB(noneX, y)).isEqualTo(img.getRGB(inputX, y));
+        // attn's cell: kept patches show the input, pruned ones carry the hatch lines (grey alone is invisible on
+        // light images)
+        int attnX = 8 + 2 * (panel + 8);
+        int[] owner = g.last()[0][1].owner();
+        int scale = 6;
+        int p = c.patchSize() * scale;
+        boolean sawPruned = false;
+        boolean sawKept = false;
+        for (int patch = 0; patch < c.numPatches(); patch++) {
+            int px = (patch % c.gridW()) * p;
+            int py = (patch / c.gridW()) * p;
+            int y0 = 8 + 18 + 18;
+            if (owner[c.prefixTokens() + patch] < 0) {
+                sawPruned = true;
+                // (px + py) is a multiple of the period here: the patch's top-left pixel lies on a hatch line
+                assertThat(img.getRGB(attnX + px, y0 + py) & 0xFFFFFF).isEqualTo(Explainer.HATCH);
+                assertThat(img.getRGB(attnX + px + 1, y0 + py) & 0xFFFFFF).isNotEqualTo(Explainer.HATCH);
+            } else {
+                sawKept = true;
+                for (int d = 0; d < p; d++) {
+                    assertThat(img.getRGB(attnX + px + d, y0 + py)).isEqualTo(img.getRGB(inputX - 3 + px + d, y0 + py));
+                }
+            }
+        }
+        assertThat(sawPruned).isTrue();
+        assertThat(sawKept).isTrue();
     }
 
     @Test

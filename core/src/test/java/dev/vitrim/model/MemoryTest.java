@@ -9,7 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
-/** Nothing leaks: 2,500 forwards leave the model's native arrays and the process's resident memory flat. */
+/** Nothing leaks: 2,800 forwards leave the model's native arrays and the process's resident memory flat. */
 class MemoryTest {
     static long rssKb() throws IOException {
         for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
@@ -30,20 +30,24 @@ class MemoryTest {
                 vit.forward(x48); // resampled position embedding is cached, not re-created
             }
             int arrays = vit.manager().getManagedArrays().size();
-            long[] rss = new long[5];
+            long[] rss = new long[8];
             for (int k = 0; k < rss.length; k++) {
-                for (int i = 0; i < 500; i++) {
+                for (int i = 0; i < 300; i++) {
                     vit.forward(i % 2 == 0 ? x : x48);
                 }
                 System.gc();
                 rss[k] = rssKb();
             }
-            System.out.println("RSS (KB) after each 500 forwards: " + java.util.Arrays.toString(rss));
+            System.out.println("RSS (KB) after each 300 forwards: " + java.util.Arrays.toString(rss));
             assertThat(vit.manager().getManagedArrays().size()).as("native arrays held by the model")
                     .isEqualTo(arrays);
-            // the heap and the native allocator settle early; a leak would keep growing to the end
-            assertThat(rss[4] - rss[1]).as("resident memory growth in KB over the last 1500 forwards")
-                    .isLessThan(16_000);
+            // The heap and the native allocator settle early but keep jittering by ±25 MB (heap pages committed and
+            // returned), upwards in single samples; a leak raises every later sample. So compare the lowest of three
+            // late samples with the lowest of three early ones, ~1,200 forwards apart.
+            long early = Math.min(rss[1], Math.min(rss[2], rss[3]));
+            long late = Math.min(rss[5], Math.min(rss[6], rss[7]));
+            assertThat(late - early).as("resident memory growth in KB over ~1,200 forwards, " + java.util.Arrays
+                    .toString(rss)).isLessThan(16_000);
         }
     }
 }
