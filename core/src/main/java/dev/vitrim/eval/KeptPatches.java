@@ -26,9 +26,8 @@ public final class KeptPatches {
     private static final int TITLE = 18;
     private static final int GAP = 8;
     /** The key under the picture. */
-    static final String LEGEND = "Grey and hatched: pruned. Tinted and outlined: patches merged (tome) or fused (evit) into one "
-            + "token. Counts: tokens leaving the last block, CLS included (cropr with LLF: the block before the last, which "
-            + "gets every token back).";
+    static final String LEGEND = "Grey, hatched: pruned. Tinted, outlined: merged (tome) or fused (evit) into one token. "
+            + "Counts: tokens after the last block, CLS included (cropr with LLF: the block before).";
 
     private KeptPatches() {}
 
