@@ -113,8 +113,8 @@ public final class DemoCommand implements Callable<Integer> {
     double seconds;
 
     @Option(names = "--json", description = "Print the results as JSON: {model, data, images, batch, "
-            + "baseline_gmacs, attn_gmacs, cropr_model, methods: [{name, spec, top1, gmacs, images_per_s, baseline_images_per_s, speedup}], "
-            + "examples: [{index, label, role, tokens: {method: count}}], picture}.")
+            + "baseline_gmacs, attn_gmacs, cropr_model, methods: [{name, spec, top1, gmacs, images_per_s, "
+            + "baseline_images_per_s, speedup}], examples: [{index, label, role, tokens: {method: count}}], picture}.")
     boolean json;
 
     @Option(names = "--markdown", description = "Print the table as Markdown (model, method, spec, top-1, GMACs, "
@@ -166,6 +166,10 @@ public final class DemoCommand implements Callable<Integer> {
                     Comparison.check(vit, m);
                 } catch (VitrimException e) {
                     throw new VitrimException(croprFile + ": " + e.getMessage() + " (--cropr)");
+                }
+                if (croprVit.croprQuery(0) == null) {
+                    throw new VitrimException(croprFile + ": no Cropr queries ('cropr.0.cross_attn.queries'): not a "
+                            + "model trained with `vitrim train --reduce cropr:...` (--cropr; 'none' leaves the row out)");
                 }
                 methods.add(m);
             }
@@ -309,8 +313,8 @@ public final class DemoCommand implements Callable<Integer> {
                     StandardMethods.ATTN_MASS, a.role(), ta, b.role(), tb);
         }
         if (!noPng) {
-            o.println("wrote " + out + " (rows: images; columns: methods; pruned patches greyed and hatched, merged or fused "
-                    + "ones outlined)");
+            o.println("wrote " + out + " (rows: images; columns: methods; pruned patches greyed and hatched, merged "
+                    + "or fused ones outlined)");
         }
         o.printf(Locale.ROOT, "%.0f s%n", seconds);
     }

@@ -162,5 +162,7 @@ class DemoCliTest {
                 "nope.safetensors", "--cropr");
         assertBadInput(run("demo", "--model", DEEP.toString(), "--cropr", CliTest.VIT.toString()),
                 "vit_timm.safetensors", "not the compared model's architecture", "--cropr");
+        assertBadInput(run("demo", "--model", DEEP.toString(), "--cropr", DEEP.toString()), "deep197.safetensors",
+                "no Cropr queries", "--cropr");
     }
 }
