@@ -9,9 +9,9 @@ import dev.vitrim.data.LabeledImages;
 import dev.vitrim.model.Macs;
 import dev.vitrim.model.Torch;
 import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
 import dev.vitrim.reduce.Reducers;
 import dev.vitrim.reduce.TokenReducer;
+import dev.vitrim.train.ModelFiles;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -160,20 +160,17 @@ public final class Comparison {
 
     /**
      * Checks that {@code m} can run here: its reducer fits its model, and a model of its own has the compared model's
-     * architecture (otherwise neither its accuracy nor its speed would be comparable).
+     * architecture ({@link ModelFiles#architecture}) and preprocessing (otherwise neither its accuracy nor its speed
+     * would be comparable).
      */
     public static void check(VisionTransformer vit, Method m) {
         VisionTransformer own = m.on(vit);
         if (own != vit) {
-            VitConfig a = vit.config();
-            VitConfig b = own.config();
-            if (a.width() != b.width() || a.depth() != b.depth() || a.heads() != b.heads()
-                    || a.mlpHidden() != b.mlpHidden() || a.patchSize() != b.patchSize() || a.gridH() != b.gridH()
-                    || a.gridW() != b.gridW() || a.numClasses() != b.numClasses() || a.distilled() != b.distilled()
-                    || a.classToken() != b.classToken() || !a.globalPool().equals(b.globalPool())
-                    || !a.preprocess().equals(b.preprocess())) {
-                throw new VitrimException("method " + m.name() + ": its model (" + b.describe() + ") is not the "
-                        + "compared model's architecture (" + a.describe() + ")");
+            String a = ModelFiles.architecture(vit.config());
+            String b = ModelFiles.architecture(own.config());
+            if (!a.equals(b) || !vit.config().preprocess().equals(own.config().preprocess())) {
+                throw new VitrimException("method " + m.name() + ": its model (" + b + ") is not the compared model's "
+                        + "architecture (" + a + ") or expects other preprocessing");
             }
         }
         m.reducer().validate(own.config());
