@@ -48,7 +48,7 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--batch", paramLabel = "B", defaultValue = "64", description = "Images per forward (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--json", description = "Print {top1, top5, images, images_per_s, gmacs, per_class, tokens_per_block, reduce}.")
+    @Option(names = "--json", description = "Print {top1, top5, images, images_per_s, gmacs, per_class, tokens_per_block, per_class_tokens, reduce}.")
     boolean json;
 
     @Override
@@ -76,6 +76,7 @@ public final class EvalCommand implements Callable<Integer> {
                         .put("images", res.images()).put("images_per_s", res.imagesPerS()).put("gmacs", res.gmacs());
                 o.set("per_class", om.valueToTree(res.perClass()));
                 o.set("tokens_per_block", om.valueToTree(res.meanTokens()));
+                o.set("per_class_tokens", om.valueToTree(res.perClassTokens()));
                 out.println(om.writeValueAsString(o));
                 return 0;
             }
@@ -92,6 +93,13 @@ public final class EvalCommand implements Callable<Integer> {
                 tk.append(String.format(Locale.ROOT, " %.1f", v));
             }
             out.println(tk);
+            if (r.perImageCounts()) { // counts differ per image: show where the reducer spends its tokens
+                StringBuilder ct = new StringBuilder("mean tokens per class (fewest an image ran on):");
+                for (int j = 0; j < res.perClassTokens().length; j++) {
+                    ct.append(String.format(Locale.ROOT, " %s %.1f", vit.config().label(j), res.perClassTokens()[j]));
+                }
+                out.println(ct);
+            }
         }
         return 0;
     }

@@ -16,13 +16,15 @@ import java.util.function.IntConsumer;
 /**
  * Accuracy and cost of a model, reduced or not, on labelled images: top-1, top-5, per-class accuracy,
  * images/s, mean tokens after each block and GMACs per image (exact per image when the reducer's counts
- * depend on the image, from the schedule otherwise).
+ * depend on the image, from the schedule otherwise), and per class the mean of the fewest tokens an image ran on
+ * (the leanest block), which shows whether a per-image reducer such as {@code attn:mass} spends fewer tokens on
+ * some classes.
  */
 public final class Evaluation {
     private Evaluation() {}
 
     public record Result(int images, double top1, double top5, double[] perClass, double imagesPerS,
-                         double[] meanTokens, double gmacs) {}
+                         double[] meanTokens, double gmacs, double[] perClassTokens) {}
 
     public static Result run(VisionTransformer vit, LabeledImages data, ImageTransform transform, TokenReducer reducer,
                              int batch, IntConsumer progress) {
@@ -39,6 +41,7 @@ public final class Evaluation {
         long[] seen = new long[k];
         long[] right = new long[k];
         double[] tokens = new double[c.depth()];
+        double[] classTokens = new double[k];
         Macs.Plan plan = Macs.plan(c, reducer);
         double macs = 0;
         long nanos = 0;
@@ -69,9 +72,12 @@ public final class Evaluation {
                         correct5++;
                     }
                     List<Trace.Block> blocks = trace.images().get(i);
+                    int fewest = Integer.MAX_VALUE;
                     for (int blk = 0; blk < blocks.size(); blk++) {
                         tokens[blk] += blocks.get(blk).tokens();
+                        fewest = Math.min(fewest, blocks.get(blk).tokens());
                     }
+                    classTokens[y] += fewest;
                     macs += reducer.perImageCounts() ? perImageMacs(c, blocks, plan) : plan.macs();
                 }
                 done += b.size();
@@ -83,12 +89,13 @@ public final class Evaluation {
         double[] perClass = new double[k];
         for (int j = 0; j < k; j++) {
             perClass[j] = seen[j] == 0 ? Double.NaN : (double) right[j] / seen[j];
+            classTokens[j] = seen[j] == 0 ? Double.NaN : classTokens[j] / seen[j];
         }
         for (int i = 0; i < tokens.length; i++) {
             tokens[i] /= n;
         }
         return new Result(n, (double) correct1 / n, (double) correct5 / n, perClass, n / (nanos / 1e9), tokens,
-                macs / n / 1e9);
+                macs / n / 1e9, classTokens);
     }
 
     /** For reducers that prune after blocks (attn with mass): each block runs on the tokens that entered it. */
