@@ -13,15 +13,24 @@ import java.util.Arrays;
 public final class Benchmark {
     private Benchmark() {}
 
+    /**
+     * Least time spent warming up when any warm-up is asked for. The reducers do part of their bookkeeping in
+     * Java (ToMe's matching, the mass cut-off), which the JIT compiles only after some thousand calls: a warm-up
+     * of a few batch-1 forwards (a tenth of a second) timed that code still interpreted.
+     */
+    public static final double WARMUP_SECONDS = 1.5;
+
     /** Median and spread of repeated runs, in milliseconds. */
     public record Timing(double medianMs, double minMs, double maxMs, int runs) {}
 
     /**
-     * Runs {@code body} {@code warmup} times unmeasured, then at least {@code minRuns} times and until
+     * Runs {@code body} {@code warmup} times unmeasured (and for at least {@link #WARMUP_SECONDS} when
+     * {@code warmup} &gt; 0), then at least {@code minRuns} times and until
      * {@code minSeconds} have passed (at most {@code maxRuns}), and returns the median.
      */
     public static Timing time(Runnable body, int warmup, int minRuns, int maxRuns, double minSeconds) {
-        for (int i = 0; i < warmup; i++) {
+        long w0 = System.nanoTime();
+        for (int i = 0; i < warmup || warmingUp(warmup, w0); i++) {
             body.run();
         }
         double[] t = new double[maxRuns];
@@ -37,11 +46,12 @@ public final class Benchmark {
 
     /**
      * Times {@code a} and {@code b} alternately in one process (a, b, a, b, …) so both see the same machine
-     * state, and returns their medians: {@code [timing of a, timing of b]}.
+     * state (after the same warm-up as {@link #time}), and returns their medians: {@code [timing of a, timing of b]}.
      */
     public static Timing[] interleaved(Runnable a, Runnable b, int warmup, int minRuns, int maxRuns,
                                        double minSeconds) {
-        for (int i = 0; i < warmup; i++) {
+        long w0 = System.nanoTime();
+        for (int i = 0; i < warmup || warmingUp(warmup, w0); i++) {
             a.run();
             b.run();
         }
@@ -73,6 +83,10 @@ public final class Benchmark {
                 vit.forward(x, reducer, null).toFloatArray();
             }
         };
+    }
+
+    private static boolean warmingUp(int warmup, long since) {
+        return warmup > 0 && (System.nanoTime() - since) / 1e9 < WARMUP_SECONDS;
     }
 
     private static Timing summary(double[] t, int n) {

@@ -3,7 +3,6 @@ package dev.vitrim.reduce;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.model.VitConfig;
@@ -119,6 +118,35 @@ public final class AttentionPruning implements TokenReducer {
         return new AttnPass(model.config().depth(), initial.patches());
     }
 
+    /**
+     * Per image (rows of {@code score} [b,m], -inf where padded): how many of its patches, taken by importance from
+     * the highest, hold less than {@code mass} of the total importance together (the cumulative share before
+     * the patch that reaches the mass). In Java on the copied scores: a sort of a few hundred values, where
+     * the engine would need ten calls.
+     */
+    static int[] belowMass(float[] score, int b, int m, double mass) {
+        int[] out = new int[b];
+        float[] row = new float[m];
+        for (int i = 0; i < b; i++) {
+            double total = 0;
+            for (int j = 0; j < m; j++) {
+                row[j] = Math.max(0f, score[i * m + j]);
+                total += row[j];
+            }
+            java.util.Arrays.sort(row);
+            double cum = 0;
+            int n = 0;
+            for (int j = m - 1; j >= 0; j--) {
+                cum += row[j] / total;
+                if (cum < mass) {
+                    n++;
+                }
+            }
+            out[i] = n;
+        }
+        return out;
+    }
+
     private final class AttnPass implements Pass {
         final int depth;
         final int originalPatches;
@@ -174,11 +202,9 @@ public final class AttentionPruning implements TokenReducer {
             }
             int kmax = 0;
             if (!Double.isNaN(mass)) {
-                NDArray sorted = score.topK(m, 1, true, true).get(0).maximum(0f);
-                NDArray cum = sorted.div(sorted.sum(new int[] {1}, true)).cumSum(1);
-                long[] below = cum.lt(mass).toType(DataType.INT64, false).sum(new int[] {1}).toLongArray();
+                int[] below = belowMass(score.toFloatArray(), b, m, mass);
                 for (int i = 0; i < b; i++) {
-                    keep[i] = (int) Math.max(floor(originalPatches), Math.min(keep[i], below[i] + 1));
+                    keep[i] = Math.max(floor(originalPatches), Math.min(keep[i], below[i] + 1));
                 }
             }
             boolean ragged = false;

@@ -1,0 +1,42 @@
+package dev.vitrim.eval;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+class BenchmarkTest {
+    private static Runnable sleeping(AtomicInteger calls, long ms) {
+        return () -> {
+            calls.incrementAndGet();
+            try {
+                Thread.sleep(ms);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
+    }
+
+    @Test
+    void warmUpLastsTheAskedRunsAndAtLeastTheMinimumTimeSoTheJitHasCompiledTheBody() {
+        AtomicInteger calls = new AtomicInteger();
+        long t0 = System.nanoTime();
+        Benchmark.Timing t = Benchmark.time(sleeping(calls, 100), 2, 3, 3, 0);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertThat(t.runs()).isEqualTo(3);
+        int warm = calls.get() - 3;
+        assertThat(warm).isGreaterThan(2); // 2 runs would take 0.2 s, less than the minimum
+        assertThat(seconds).isGreaterThanOrEqualTo(Benchmark.WARMUP_SECONDS);
+        assertThat(t.medianMs()).isGreaterThanOrEqualTo(100);
+    }
+
+    @Test
+    void noWarmUpMeansNoUnmeasuredRunsAndInterleavingAlternates() {
+        AtomicInteger a = new AtomicInteger();
+        AtomicInteger b = new AtomicInteger();
+        Benchmark.Timing[] t = Benchmark.interleaved(sleeping(a, 1), sleeping(b, 20), 0, 4, 4, 0);
+        assertThat(a.get()).isEqualTo(4);
+        assertThat(b.get()).isEqualTo(4);
+        assertThat(t[1].medianMs()).isGreaterThan(t[0].medianMs());
+    }
+}
