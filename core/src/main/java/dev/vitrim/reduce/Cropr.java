@@ -116,12 +116,16 @@ public final class Cropr implements TokenReducer {
     /** Keeps all but the {@code p} lowest-scoring patches; stashes those when {@code stash}. */
     public static Tokens pruneLowest(Tokens t, NDArray scores, int p, boolean stash) {
         int m = t.patches();
-        NDArray order = scores.argSort(-1, false);
-        Tokens kept = t.keepPatches(order.get(new NDIndex(":, :{}", m - p)));
-        if (!stash) {
-            return kept;
+        int b = t.batch();
+        int k = m - p;
+        long[] order = scores.argSort(-1, false).toLongArray(); // [B,M], highest first
+        long[] keep = new long[b * k];
+        long[] gone = new long[b * p];
+        for (int i = 0; i < b; i++) {
+            System.arraycopy(order, i * m, keep, i * k, k);
+            System.arraycopy(order, i * m + k, gone, i * p, p);
         }
-        NDArray gone = order.get(new NDIndex(":, {}:", m - p)).add(t.prefix);
-        return t.stashing(gone, kept);
+        Tokens kept = t.keepPatches(keep, k);
+        return stash ? t.stashing(gone, p, kept) : kept;
     }
 }

@@ -83,35 +83,53 @@ public final class Tokens {
         return new Tokens(nx, sizes, positions, prefix, stash, keyMask, counts, source);
     }
 
-    /** Keeps the tokens at {@code idx} [B,k] (indices into all tokens, prefix included, int64). */
-    public Tokens select(NDArray idx) {
-        return new Tokens(gather(x, idx), gatherOrNull(sizes, idx), positions.gather(idx, 1), prefix, stash, null,
-                null, gatherOrNull(source, idx));
-    }
-
     /**
      * Keeps the prefix tokens plus the non-prefix tokens at {@code patchIdx} [B,k] (indices counted among
      * the non-prefix tokens), in that order.
      */
     public Tokens keepPatches(NDArray patchIdx) {
-        return select(withPrefix(patchIdx));
+        return keepPatches(patchIdx.toLongArray(), (int) patchIdx.getShape().get(1));
     }
 
-    /** [B,k] indices among non-prefix tokens → [B,prefix+k] indices among all tokens, prefix first. */
-    public NDArray withPrefix(NDArray patchIdx) {
-        if (prefix == 0) {
-            return patchIdx;
+    /**
+     * Keeps, per image i, the prefix tokens plus the non-prefix tokens {@code patchIdx[i*k .. i*k+k)} (indices
+     * counted among the non-prefix tokens), in that order. The index arithmetic is done here in Java and each
+     * tensor is then one gather of rows: at batch 1 every engine call costs as much as a small gather itself.
+     */
+    public Tokens keepPatches(long[] patchIdx, int k) {
+        int b = batch();
+        int n = count();
+        int w = prefix + k;
+        long[] rows = new long[b * w];
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j < prefix; j++) {
+                rows[i * w + j] = (long) i * n + j;
+            }
+            for (int j = 0; j < k; j++) {
+                rows[i * w + prefix + j] = (long) i * n + prefix + patchIdx[i * k + j];
+            }
         }
-        NDArray shifted = patchIdx.add(prefix);
-        NDManager m = patchIdx.getManager();
-        NDArray pre = m.arange(0, prefix, 1, DataType.INT64).expandDims(0).repeat(0, patchIdx.getShape().get(0));
-        return pre.concat(shifted, 1);
+        NDArray r = x.getManager().create(rows);
+        return new Tokens(rowsOf(x, r, w), rowsOf(sizes, r, w), rowsOf(positions, r, w), prefix, stash, null, null,
+                rowsOf(source, r, w));
     }
 
-    /** Adds pruned tokens (given by {@code idx} among all tokens) to the stash. */
-    public Tokens stashing(NDArray idx, Tokens kept) {
+    /**
+     * {@code kept} with the non-prefix tokens {@code patchIdx[i*k .. i*k+k)} of this state (indices among the
+     * non-prefix tokens, per image i) added to the stash, as they are now.
+     */
+    public Tokens stashing(long[] patchIdx, int k, Tokens kept) {
+        int b = batch();
+        int n = count();
+        long[] rows = new long[b * k];
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j < k; j++) {
+                rows[i * k + j] = (long) i * n + prefix + patchIdx[i * k + j];
+            }
+        }
+        NDArray r = x.getManager().create(rows);
         List<Stashed> s = new ArrayList<>(stash);
-        s.add(new Stashed(gather(x, idx), gatherOrNull(sizes, idx), positions.gather(idx, 1), gatherOrNull(source, idx)));
+        s.add(new Stashed(rowsOf(x, r, k), rowsOf(sizes, r, k), rowsOf(positions, r, k), rowsOf(source, r, k)));
         return new Tokens(kept.x, kept.sizes, kept.positions, prefix, s, kept.keyMask, kept.counts, kept.source);
     }
 
@@ -150,20 +168,19 @@ public final class Tokens {
         return parts.size() == 1 ? parts.get(0) : ai.djl.ndarray.NDArrays.concat(parts, 1);
     }
 
-    private static NDArray gatherOrNull(NDArray a, NDArray idx) {
-        return a == null ? null : gather(a, idx);
-    }
-
     /**
-     * x [B,N,C] at idx [B,k] → [B,k,C]: rows picked from the flattened [B·N, C] with one index-select, which is
-     * about twice as fast in libtorch as a gather with an expanded index.
+     * {@code a} [B,N,…] at {@code rows} (numbers of rows of {@code a} viewed as [B·N, …], k per image) → [B,k,…]:
+     * one index-select, about twice as fast in libtorch as a gather with an expanded index. Null stays null.
      */
-    public static NDArray gather(NDArray x, NDArray idx) {
-        Shape s = x.getShape();
-        long b = s.get(0);
-        long n = s.get(1);
-        long k = idx.getShape().get(1);
-        NDArray offsets = idx.getManager().arange(0L, b * n, n, DataType.INT64).reshape(b, 1);
-        return x.reshape(b * n, s.get(2)).get(idx.add(offsets).reshape(-1)).reshape(b, k, s.get(2));
+    static NDArray rowsOf(NDArray a, NDArray rows, int k) {
+        if (a == null) {
+            return null;
+        }
+        long[] s = a.getShape().getShape();
+        long[] flat = java.util.Arrays.copyOfRange(s, 1, s.length);
+        flat[0] = s[0] * s[1];
+        long[] out = s.clone();
+        out[1] = k;
+        return a.reshape(new Shape(flat)).get(rows).reshape(new Shape(out));
     }
 }
