@@ -1,7 +1,6 @@
 package dev.vitrim.reduce;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import dev.vitrim.model.VisionTransformer;
@@ -147,10 +146,17 @@ public final class AttentionPruning implements TokenReducer {
         return out;
     }
 
+    /**
+     * One forward. The CLS rows come to Java once per block ([B,M] floats); averaging, the mass cut-off, the top-k
+     * and carrying the history along are plain loops, and the engine only gathers the kept tokens: at batch 1 an
+     * engine call costs as much as all that arithmetic.
+     */
     private final class AttnPass implements Pass {
         final int depth;
         final int originalPatches;
-        final Deque<NDArray> history = new ArrayDeque<>();
+        /** Importance [B·M] of the patches present, per recent block, renormalised per image. */
+        final Deque<float[]> history = new ArrayDeque<>();
+        int historyPatches;
 
         AttnPass(int depth, int originalPatches) {
             this.depth = depth;
@@ -167,9 +173,20 @@ public final class AttentionPruning implements TokenReducer {
             if (!needsClsAttention(block)) {
                 return t;
             }
-            NDArray imp = view.clsAttention().get(new NDIndex(":, {}:", t.prefix));
-            imp = imp.div(imp.sum(new int[] {1}, true)); // renormalise over the patches present
+            int b = t.batch();
+            int m = t.patches();
+            float[] imp = view.clsAttention().get(new NDIndex(":, {}:", t.prefix)).toFloatArray();
+            for (int i = 0; i < b; i++) { // renormalise over the patches present
+                float sum = 0;
+                for (int j = 0; j < m; j++) {
+                    sum += imp[i * m + j];
+                }
+                for (int j = 0; j < m; j++) {
+                    imp[i * m + j] /= sum;
+                }
+            }
             history.addLast(imp);
+            historyPatches = m;
             if (history.size() > avg) {
                 history.removeFirst();
             }
@@ -181,45 +198,54 @@ public final class AttentionPruning implements TokenReducer {
             if (!prunesAfter(block, depth)) {
                 return t;
             }
-            if (history.peekLast().getShape().get(1) != t.patches()) {
+            int b = t.batch();
+            int m = t.patches();
+            if (historyPatches != m) {
                 throw new dev.vitrim.VitrimException("--reduce '" + given + "': another reducer changed the tokens of "
                         + "block " + block + " after attention; attn needs blocks of its own (e.g. tome:r=0/0/.../8)");
             }
-            NDArray score = history.size() == 1 ? history.peekFirst()
-                    : ai.djl.ndarray.NDArrays.stack(new NDList(history)).mean(new int[] {0});
-            int b = t.batch();
-            int m = t.patches();
+            float[] score = new float[b * m];
+            for (float[] h : history) {
+                for (int j = 0; j < score.length; j++) {
+                    score[j] += h[j];
+                }
+            }
             int[] entering = new int[b];
-            for (int i = 0; i < b; i++) {
-                entering[i] = t.counts == null ? m : t.counts[i] - t.prefix;
-            }
-            if (t.keyMask != null) {
-                score = score.add(t.keyMask.get(new NDIndex(":, 0, 0, {}:", t.prefix)));
-            }
             int[] keep = new int[b];
             for (int i = 0; i < b; i++) {
+                entering[i] = t.counts == null ? m : t.counts[i] - t.prefix;
+                for (int j = 0; j < m; j++) {
+                    score[i * m + j] = j < entering[i] ? score[i * m + j] / history.size() : Float.NEGATIVE_INFINITY;
+                }
                 keep[i] = scheduleCount(block, depth, entering[i], originalPatches);
             }
-            int kmax = 0;
             if (!Double.isNaN(mass)) {
-                int[] below = belowMass(score.toFloatArray(), b, m, mass);
+                int[] below = belowMass(score, b, m, mass);
                 for (int i = 0; i < b; i++) {
                     keep[i] = Math.max(floor(originalPatches), Math.min(keep[i], below[i] + 1));
                 }
             }
+            int kmax = 0;
             boolean ragged = false;
             for (int i = 0; i < b; i++) {
                 kmax = Math.max(kmax, keep[i]);
                 ragged |= keep[i] != keep[0];
             }
-            NDArray idx = score.topK(kmax, 1, true, true).get(1);
-            Deque<NDArray> kept = new ArrayDeque<>();
-            for (NDArray h : history) {
-                kept.addLast(h.gather(idx, 1));
+            long[] idx = topK(score, b, m, kmax);
+            Deque<float[]> kept = new ArrayDeque<>();
+            for (float[] h : history) {
+                float[] g = new float[b * kmax];
+                for (int i = 0; i < b; i++) {
+                    for (int j = 0; j < kmax; j++) {
+                        g[i * kmax + j] = h[i * m + (int) idx[i * kmax + j]];
+                    }
+                }
+                kept.addLast(g);
             }
             history.clear();
             history.addAll(kept);
-            Tokens out = t.keepPatches(idx);
+            historyPatches = kmax;
+            Tokens out = t.keepPatches(idx, kmax);
             if (!ragged) {
                 return out;
             }
@@ -236,5 +262,22 @@ public final class AttentionPruning implements TokenReducer {
             NDArray maskArr = t.x.getManager().create(mask, new Shape(b, 1, 1, t.prefix + kmax));
             return out.withMask(maskArr, counts);
         }
+    }
+
+    /** Per image (rows of {@code score} [b,m]), the indices of the k highest scores, highest first (ties: lower index). */
+    static long[] topK(float[] score, int b, int m, int k) {
+        long[] out = new long[b * k];
+        Integer[] order = new Integer[m];
+        for (int i = 0; i < b; i++) {
+            int row = i * m;
+            for (int j = 0; j < m; j++) {
+                order[j] = j;
+            }
+            java.util.Arrays.sort(order, (x, y) -> Float.compare(score[row + y], score[row + x]));
+            for (int j = 0; j < k; j++) {
+                out[i * k + j] = order[j];
+            }
+        }
+        return out;
     }
 }
