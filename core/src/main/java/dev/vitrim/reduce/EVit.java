@@ -3,7 +3,7 @@ package dev.vitrim.reduce;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import dev.vitrim.VitrimException;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.model.VitConfig;
@@ -98,31 +98,35 @@ public final class EVit implements TokenReducer {
                     return t;
                 }
                 Reducers.requireUniform(t, "evit");
+                int b = t.batch();
                 int m = t.patches();
-                NDArray cls = view.clsAttention().get(new NDIndex(":, {}:", t.prefix)); // [B,M]
-                NDArray idx = cls.topK(left(m), 1, true, true).get(1);
-                Tokens kept = t.keepPatches(idx);
+                int k = left(m);
+                // selection in Java on the copied CLS rows; the engine gathers and fuses
+                NDArray clsRow = view.clsAttention().get(new NDIndex(":, {}:", t.prefix)); // [B,M]
+                float[] cls = clsRow.toFloatArray();
+                long[] idx = AttentionPruning.topK(cls, b, m, k);
+                Tokens kept = t.keepPatches(idx, k);
                 if (!fuse) {
                     return kept;
                 }
                 NDManager mgr = t.x.getManager();
-                NDArray isKept = idx.expandDims(2).eq(mgr.arange(0, m, 1, DataType.INT64).reshape(1, 1, m))
-                        .toType(DataType.FLOAT32, false).sum(new int[] {1}); // [B,M] 1 where kept
-                NDArray w = cls.mul(isKept.neg().add(1f)).expandDims(1); // [B,1,M] scores of the dropped
-                NDArray patches = t.x.get(new NDIndex(":, {}:, :", t.prefix));
-                NDArray extra = w.matMul(patches); // [B,1,D]
-                NDArray pos = mgr.zeros(new ai.djl.ndarray.types.Shape(t.batch(), 1), DataType.INT64).sub(1); // fused: no position
-                NDArray sizes = null;
-                if (t.sizes != null) {
-                    NDArray dropped = isKept.neg().add(1f).expandDims(1)
-                            .matMul(t.sizes.get(new NDIndex(":, {}:, :", t.prefix)));
-                    sizes = kept.sizes.concat(dropped, 1);
+                float[] dropped = new float[b * m]; // 1 where dropped
+                java.util.Arrays.fill(dropped, 1f);
+                for (int i = 0; i < b; i++) {
+                    for (int j = 0; j < k; j++) {
+                        dropped[i * m + (int) idx[i * k + j]] = 0f;
+                    }
                 }
-                NDArray source = null;
-                if (t.source != null) {
-                    source = kept.source.concat(isKept.neg().add(1f).expandDims(1)
-                            .matMul(t.source.get(new NDIndex(":, {}:, :", t.prefix))), 1);
-                }
+                NDArray drop = mgr.create(dropped, new Shape(b, 1, m));
+                // Σ score·x of the dropped [B,1,D]; the scores stay on the engine so fine-tuning gets their gradient
+                NDArray extra = clsRow.expandDims(1).mul(drop).matMul(t.x.get(new NDIndex(":, {}:, :", t.prefix)));
+                long[] minusOne = new long[b];
+                java.util.Arrays.fill(minusOne, -1L);
+                NDArray pos = mgr.create(minusOne, new Shape(b, 1)); // fused: no position
+                NDArray sizes = t.sizes == null ? null
+                        : kept.sizes.concat(drop.matMul(t.sizes.get(new NDIndex(":, {}:, :", t.prefix))), 1);
+                NDArray source = t.source == null ? null
+                        : kept.source.concat(drop.matMul(t.source.get(new NDIndex(":, {}:, :", t.prefix))), 1);
                 return new Tokens(kept.x.concat(extra, 1), sizes, kept.positions.concat(pos, 1), t.prefix, t.stash,
                         null, null, source);
             }
