@@ -16,9 +16,10 @@ public final class Benchmark {
     /**
      * Least time spent warming up when any warm-up is asked for. The reducers do part of their bookkeeping in
      * Java (ToMe's matching, the mass cut-off), which the JIT compiles only after some thousand calls: a warm-up
-     * of a few batch-1 forwards (a tenth of a second) timed that code still interpreted.
+     * of a few batch-1 forwards (a tenth of a second) timed that code still interpreted, and with both cores busy
+     * the compiler threads wait for a free one: 1.5 s still timed batch-8 ViT-S with attn 25% slow.
      */
-    public static final double WARMUP_SECONDS = 1.5;
+    public static final double WARMUP_SECONDS = 3.0;
 
     /** Median and spread of repeated runs, in milliseconds. */
     public record Timing(double medianMs, double minMs, double maxMs, int runs) {}
