@@ -35,7 +35,6 @@ public final class BipartiteMerge {
             return t;
         }
         int b = t.batch();
-        int c = t.width();
         int na = (n + 1) / 2;
         int nb = n / 2;
         int keep = na - r;
@@ -77,23 +76,19 @@ public final class BipartiteMerge {
         }
         NDArray xw = t.sizes == null ? t.x : t.x.mul(t.sizes);
         NDArray rows = mgr.create(rowsA);
-        NDArray xa = xw.reshape((long) b * n, c).get(rows).reshape(b, na, c);
+        NDArray xa = Tokens.rowsOf(xw, rows, na);
         NDArray hot = mgr.create(toDst, new Shape(b, nb, r));
         NDArray x = xa.get(new NDIndex(":, :{}, :", keep)).concat(xw.get(new NDIndex(":, 1::2, :"))
                 .add(hot.matMul(xa.get(new NDIndex(":, {}:, :", keep)))), 1);
         NDArray sizeArr = mgr.create(sizes, new Shape(b, out, 1));
         NDArray source = null;
         if (t.source != null) { // which original tokens each token holds: merged by summing, like the sizes
-            NDArray sra = t.source.reshape((long) b * n, n0(t)).get(rows).reshape(b, na, n0(t));
+            NDArray sra = Tokens.rowsOf(t.source, rows, na);
             source = sra.get(new NDIndex(":, :{}, :", keep)).concat(t.source.get(new NDIndex(":, 1::2, :"))
                     .add(hot.matMul(sra.get(new NDIndex(":, {}:, :", keep)))), 1);
         }
         return new Tokens(x.div(sizeArr), sizeArr, mgr.create(pos, new Shape(b, out)), t.prefix, t.stash, null, null,
                 source);
-    }
-
-    private static long n0(Tokens t) {
-        return t.source.getShape().get(2);
     }
 
     /**
