@@ -471,7 +471,7 @@ public final class VisionTransformer implements AutoCloseable {
         BlockWeights w = blocks[i];
         NDArray bias = t.keyMask;
         if (t.sizes != null && pass.proportionalAttention(i)) {
-            NDArray logSize = t.sizes.log().reshape(t.batch(), 1, 1, t.count());
+            NDArray logSize = t.logSizeBias();
             bias = bias == null ? logSize : bias.add(logSize);
         }
         boolean cls = pass.needsClsAttention(i);

@@ -11,9 +11,10 @@ import ai.djl.ndarray.types.Shape;
  * merge into their matches (many-to-one) with a size-weighted average; prefix tokens never merge. Output
  * order: the unmerged A tokens in their original order, then all B tokens.
  *
- * <p>DJL has no scatter-add, so the many-to-one accumulation is a product with a one-hot matrix, which sums
- * exactly. The matching (best match, ordering, indices, sizes and positions) runs in Java on the copied
- * similarities: a dozen engine calls fewer per block, which is what ToMe's time at batch 1 was made of.
+ * <p>DJL has no scatter-add, so the many-to-one accumulation is one gather of rows and a product with a sparse
+ * [out, r] weight matrix built in Java. The matching (best match, ordering, indices, weights, sizes and
+ * positions) runs in Java on the copied similarities: engine calls, not arithmetic, are what ToMe's time at
+ * batch 1 was made of.
  */
 public final class BipartiteMerge {
     private BipartiteMerge() {}
@@ -40,17 +41,17 @@ public final class BipartiteMerge {
         int keep = na - r;
         int out = n - r;
         NDManager mgr = t.x.getManager();
-        // Similarities on the engine, the matching itself in Java: at small batches every engine call costs about
-        // as much as the arithmetic of a whole sort or one-hot build, and these are tiny arrays.
-        NDArray m = metric.div(metric.norm(new int[] {2}, true));
-        float[] scores = m.get(new NDIndex(":, ::2, :")).matMul(m.get(new NDIndex(":, 1::2, :")).transpose(0, 2, 1))
-                .toFloatArray(); // [B,na,nb]
-        long[] pos0 = t.positions.toLongArray();
-        float[] size0 = t.sizes == null ? null : t.sizes.toFloatArray();
-        long[] rowsA = new long[b * na]; // A tokens in the order [unmerged; sources], as rows of x viewed as [B*N, C]
-        float[] toDst = new float[b * nb * r]; // [B,nb,r] one-hot: source q goes to B token j
+        float[] scores = similarities(metric, b, n, na, nb);
+        // Per image, the rows of x (viewed as [B·N, C]) to gather: the output tokens (unmerged A in order, then
+        // every B) followed by the r sources. Output token o = w[o]·x[self] + Σ_q hot[o,q]·x[source q], the
+        // weights being each part's share of the merged size, which is ToMe's size-weighted average.
+        int g = out + r;
+        long[] rows = new long[b * g];
+        float[] w = new float[b * out];
+        float[] hot = new float[b * out * r];
         long[] pos = new long[b * out];
         float[] sizes = new float[b * out];
+        float[] oneHot = t.source == null ? null : new float[b * out * r];
         Match match = new Match(na, nb, t.prefix);
         for (int i = 0; i < b; i++) {
             match.run(scores, i * na * nb, r);
@@ -58,37 +59,70 @@ public final class BipartiteMerge {
             int o = i * out;
             for (int k = 0; k < keep; k++) {
                 int a = match.order[r + k]; // the unmerged A tokens, in index order
-                rowsA[i * na + k] = tok + 2L * a;
-                pos[o + k] = pos0[tok + 2 * a];
-                sizes[o + k] = size0 == null ? 1f : size0[tok + 2 * a];
+                rows[i * g + k] = tok + 2L * a;
+                pos[o + k] = t.positions[tok + 2 * a];
+                sizes[o + k] = t.size(tok + 2 * a);
             }
             for (int j = 0; j < nb; j++) {
-                pos[o + keep + j] = pos0[tok + 2 * j + 1];
-                sizes[o + keep + j] = size0 == null ? 1f : size0[tok + 2 * j + 1];
+                rows[i * g + keep + j] = tok + 2L * j + 1;
+                pos[o + keep + j] = t.positions[tok + 2 * j + 1];
+                sizes[o + keep + j] = t.size(tok + 2 * j + 1);
             }
             for (int q = 0; q < r; q++) {
                 int src = match.order[q];
-                int dst = match.best[src];
-                rowsA[i * na + keep + q] = tok + 2L * src;
-                toDst[(i * nb + dst) * r + q] = 1f;
-                sizes[o + keep + dst] += size0 == null ? 1f : size0[tok + 2 * src];
+                rows[i * g + out + q] = tok + 2L * src;
+                sizes[o + keep + match.best[src]] += t.size(tok + 2 * src);
+            }
+            for (int k = 0; k < out; k++) {
+                w[o + k] = t.size((int) rows[i * g + k]) / sizes[o + k];
+            }
+            for (int q = 0; q < r; q++) {
+                int src = match.order[q];
+                int dst = keep + match.best[src];
+                hot[(o + dst) * r + q] = t.size(tok + 2 * src) / sizes[o + dst];
+                if (oneHot != null) {
+                    oneHot[(o + dst) * r + q] = 1f;
+                }
             }
         }
-        NDArray xw = t.sizes == null ? t.x : t.x.mul(t.sizes);
-        NDArray rows = mgr.create(rowsA);
-        NDArray xa = Tokens.rowsOf(xw, rows, na);
-        NDArray hot = mgr.create(toDst, new Shape(b, nb, r));
-        NDArray x = xa.get(new NDIndex(":, :{}, :", keep)).concat(xw.get(new NDIndex(":, 1::2, :"))
-                .add(hot.matMul(xa.get(new NDIndex(":, {}:, :", keep)))), 1);
-        NDArray sizeArr = mgr.create(sizes, new Shape(b, out, 1));
+        NDArray rowArr = mgr.create(rows);
+        NDArray xg = Tokens.rowsOf(t.x, rowArr, g);
+        NDArray x = xg.get(new NDIndex(":, :{}, :", out)).mul(mgr.create(w, new Shape(b, out, 1)))
+                .add(mgr.create(hot, new Shape(b, out, r)).matMul(xg.get(new NDIndex(":, {}:, :", out))));
         NDArray source = null;
-        if (t.source != null) { // which original tokens each token holds: merged by summing, like the sizes
-            NDArray sra = Tokens.rowsOf(t.source, rows, na);
-            source = sra.get(new NDIndex(":, :{}, :", keep)).concat(t.source.get(new NDIndex(":, 1::2, :"))
-                    .add(hot.matMul(sra.get(new NDIndex(":, {}:, :", keep)))), 1);
+        if (t.source != null) { // which original tokens each token holds: merged by summing
+            NDArray sg = Tokens.rowsOf(t.source, rowArr, g);
+            source = sg.get(new NDIndex(":, :{}, :", out)).add(mgr.create(oneHot, new Shape(b, out, r))
+                    .matMul(sg.get(new NDIndex(":, {}:, :", out))));
         }
-        return new Tokens(x.div(sizeArr), sizeArr, mgr.create(pos, new Shape(b, out)), t.prefix, t.stash, null, null,
-                source);
+        return new Tokens(x, sizes, pos, t.prefix, t.stash, null, null, source);
+    }
+
+    /**
+     * Cosine similarities of every A token (2a) to every B token (2j+1), [B,na,nb]. At batch 1 one Gram product
+     * on the engine normalised here (cosine = g_ij / sqrt(g_ii g_jj)): three engine calls, where the four times
+     * larger product costs less than the calls it saves. At larger batches the normalised A·Bᵀ, as ToMe computes
+     * it: the quarter-size product and copy win there.
+     */
+    static float[] similarities(NDArray metric, int b, int n, int na, int nb) {
+        if (b > 1) {
+            NDArray m = metric.div(metric.norm(new int[] {2}, true));
+            return m.get(new NDIndex(":, ::2, :")).matMul(m.get(new NDIndex(":, 1::2, :")).transpose(0, 2, 1))
+                    .toFloatArray();
+        }
+        float[] gram = metric.matMul(metric.transpose(0, 2, 1)).toFloatArray(); // [1,N,N]
+        float[] scores = new float[na * nb];
+        float[] inv = new float[n];
+        for (int u = 0; u < n; u++) {
+            inv[u] = (float) (1.0 / Math.sqrt(gram[u * n + u]));
+        }
+        for (int a = 0; a < na; a++) {
+            int row = 2 * a * n;
+            for (int j = 0; j < nb; j++) {
+                scores[a * nb + j] = gram[row + 2 * j + 1] * inv[2 * a] * inv[2 * j + 1];
+            }
+        }
+        return scores;
     }
 
     /**

@@ -120,15 +120,25 @@ public final class EVit implements TokenReducer {
                 NDArray drop = mgr.create(dropped, new Shape(b, 1, m));
                 // Σ score·x of the dropped [B,1,D]; the scores stay on the engine so fine-tuning gets their gradient
                 NDArray extra = clsRow.expandDims(1).mul(drop).matMul(t.x.get(new NDIndex(":, {}:, :", t.prefix)));
-                long[] minusOne = new long[b];
-                java.util.Arrays.fill(minusOne, -1L);
-                NDArray pos = mgr.create(minusOne, new Shape(b, 1)); // fused: no position
-                NDArray sizes = t.sizes == null ? null
-                        : kept.sizes.concat(drop.matMul(t.sizes.get(new NDIndex(":, {}:, :", t.prefix))), 1);
+                // the fused token: no position; its size is the sum of the dropped tokens' sizes
+                int kn = t.prefix + k;
+                long[] pos = new long[b * (kn + 1)];
+                float[] sizes = t.sizes == null ? null : new float[b * (kn + 1)];
+                for (int i = 0; i < b; i++) {
+                    System.arraycopy(kept.positions, i * kn, pos, i * (kn + 1), kn);
+                    pos[i * (kn + 1) + kn] = -1;
+                    if (sizes != null) {
+                        System.arraycopy(kept.sizes, i * kn, sizes, i * (kn + 1), kn);
+                        float fused = 0f;
+                        for (int j = 0; j < m; j++) {
+                            fused += dropped[i * m + j] * t.sizes[i * t.count() + t.prefix + j];
+                        }
+                        sizes[i * (kn + 1) + kn] = fused;
+                    }
+                }
                 NDArray source = t.source == null ? null
                         : kept.source.concat(drop.matMul(t.source.get(new NDIndex(":, {}:, :", t.prefix))), 1);
-                return new Tokens(kept.x.concat(extra, 1), sizes, kept.positions.concat(pos, 1), t.prefix, t.stash,
-                        null, null, source);
+                return new Tokens(kept.x.concat(extra, 1), sizes, pos, t.prefix, t.stash, null, null, source);
             }
         };
     }

@@ -2,26 +2,26 @@ package dev.vitrim.reduce;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 
 /**
- * The token state between blocks: an immutable value. {@code x} [B,N,D]; {@code sizes} [B,N,1] (how many
- * original tokens each token stands for; null while every size is 1); {@code positions} [B,N] int64 (original
- * index: CLS 0, patches 1..N, -1 for a fused token); {@code prefix} tokens (CLS, distillation) that are never
- * pruned or merged; the {@code stash} of pruned tokens (for Last Layer Fusion); an optional additive
- * {@code keyMask} [B,1,1,N] (0 or -inf) when images of one batch keep different numbers of tokens — padded
- * tokens are masked out of every attention, so each image computes exactly what it would alone; and, only when
- * explaining, {@code source} [B,N,N0]: which original tokens each token holds (merged like the sizes).
+ * The token state between blocks: an immutable value. {@code x} [B,N,D] lives on the engine; the bookkeeping
+ * lives in Java, because at small batches every engine call costs as much as the arithmetic it would do:
+ * {@code sizes} [B·N] (how many original tokens each token stands for; null while every size is 1),
+ * {@code positions} [B·N] (original index: CLS 0, patches 1..N, -1 for a fused token), both row-major per image.
+ * {@code prefix} tokens (CLS, distillation) are never pruned or merged; the {@code stash} holds pruned tokens
+ * (for Last Layer Fusion); an optional additive {@code keyMask} [B,1,1,N] (0 or -inf) when images of one batch
+ * keep different numbers of tokens — padded tokens are masked out of every attention, so each image computes
+ * exactly what it would alone; and, only when explaining, {@code source} [B,N,N0]: which original tokens each
+ * token holds (merged like the sizes). The arrays are never written after construction.
  */
 public final class Tokens {
     public final NDArray x;
-    public final NDArray sizes;
-    public final NDArray positions;
+    public final float[] sizes;
+    public final long[] positions;
     public final int prefix;
     public final List<Stashed> stash;
     public final NDArray keyMask;
@@ -29,11 +29,20 @@ public final class Tokens {
     public final int[] counts;
     public final NDArray source;
 
-    /** Pruned tokens set aside, in the state they were in when pruned. */
-    public record Stashed(NDArray x, NDArray sizes, NDArray positions, NDArray source) {}
+    /** Pruned tokens set aside, in the state they were in when pruned ({@code sizes}, {@code positions} [B·k]). */
+    public record Stashed(NDArray x, float[] sizes, long[] positions, NDArray source) {
+        int count() {
+            return (int) x.getShape().get(1);
+        }
+    }
 
-    public Tokens(NDArray x, NDArray sizes, NDArray positions, int prefix, List<Stashed> stash, NDArray keyMask,
+    public Tokens(NDArray x, float[] sizes, long[] positions, int prefix, List<Stashed> stash, NDArray keyMask,
                   int[] counts, NDArray source) {
+        long want = x.getShape().get(0) * x.getShape().get(1);
+        if (positions.length != want || (sizes != null && sizes.length != want)) {
+            throw new IllegalArgumentException("tokens " + x.getShape() + " with " + positions.length + " positions"
+                    + (sizes == null ? "" : " and " + sizes.length + " sizes"));
+        }
         this.x = x;
         this.sizes = sizes;
         this.positions = positions;
@@ -52,11 +61,15 @@ public final class Tokens {
     /** Fresh tokens; with {@code trackSource} each token also records which original tokens it holds. */
     public static Tokens initial(NDArray x, int prefix, boolean trackSource) {
         Shape s = x.getShape();
-        NDManager m = x.getManager();
-        NDArray pos = m.arange(0, (int) s.get(1), 1, DataType.INT64).expandDims(0).repeat(0, s.get(0));
+        int b = (int) s.get(0);
+        int n = (int) s.get(1);
+        long[] pos = new long[b * n];
+        for (int i = 0; i < pos.length; i++) {
+            pos[i] = i % n;
+        }
         NDArray source = null;
         if (trackSource) {
-            source = m.eye((int) s.get(1)).expandDims(0).repeat(0, s.get(0));
+            source = x.getManager().eye(n).expandDims(0).repeat(0, b);
         }
         return new Tokens(x, null, pos, prefix, List.of(), null, null, source);
     }
@@ -81,6 +94,25 @@ public final class Tokens {
 
     public Tokens withX(NDArray nx) {
         return new Tokens(nx, sizes, positions, prefix, stash, keyMask, counts, source);
+    }
+
+    /** The size of token {@code row} (of all tokens, row-major per image): 1 while no sizes are kept. */
+    public float size(int row) {
+        return sizes == null ? 1f : sizes[row];
+    }
+
+    /**
+     * Proportional attention's bias, log(size) of every key, as [B,1,1,N]; null while every size is 1 (log 1 = 0).
+     */
+    public NDArray logSizeBias() {
+        if (sizes == null) {
+            return null;
+        }
+        float[] log = new float[sizes.length];
+        for (int i = 0; i < log.length; i++) {
+            log[i] = (float) Math.log(sizes[i]);
+        }
+        return x.getManager().create(log, new Shape(batch(), 1, 1, count()));
     }
 
     /**
@@ -110,7 +142,7 @@ public final class Tokens {
             }
         }
         NDArray r = x.getManager().create(rows);
-        return new Tokens(rowsOf(x, r, w), rowsOf(sizes, r, w), rowsOf(positions, r, w), prefix, stash, null, null,
+        return new Tokens(rowsOf(x, r, w), pick(sizes, rows), pick(positions, rows), prefix, stash, null, null,
                 rowsOf(source, r, w));
     }
 
@@ -129,43 +161,77 @@ public final class Tokens {
         }
         NDArray r = x.getManager().create(rows);
         List<Stashed> s = new ArrayList<>(stash);
-        s.add(new Stashed(rowsOf(x, r, k), rowsOf(sizes, r, k), rowsOf(positions, r, k), rowsOf(source, r, k)));
+        s.add(new Stashed(rowsOf(x, r, k), pick(sizes, rows), pick(positions, rows), rowsOf(source, r, k)));
         return new Tokens(kept.x, kept.sizes, kept.positions, prefix, s, kept.keyMask, kept.counts, kept.source);
     }
 
-    /** Last Layer Fusion: the stash joins the kept tokens again (after them), and the stash empties. */
+    /** Last Layer Fusion: the stash joins the kept tokens again (after them, per image), and the stash empties. */
     public Tokens rejoinStash() {
         if (stash.isEmpty()) {
             return this;
         }
+        int b = batch();
         NDList xs = new NDList(x);
-        NDList ps = new NDList(positions);
         NDList src = new NDList(source);
-        boolean anySizes = sizes != null || stash.stream().anyMatch(s -> s.sizes() != null);
-        NDList ss = new NDList(anySizes ? sizesOrOnes() : null);
+        int total = count();
+        boolean anySizes = sizes != null;
         for (Stashed s : stash) {
             xs.add(s.x());
-            ps.add(s.positions());
             src.add(s.source());
-            if (anySizes) {
-                ss.add(s.sizes() != null ? s.sizes() : s.x().getManager().ones(
-                        new Shape(s.x().getShape().get(0), s.x().getShape().get(1), 1)));
+            total += s.count();
+            anySizes |= s.sizes() != null;
+        }
+        long[] pos = new long[b * total];
+        float[] sz = anySizes ? new float[b * total] : null;
+        for (int i = 0; i < b; i++) {
+            int at = i * total;
+            at = append(positions, sizes, i, count(), pos, sz, at);
+            for (Stashed s : stash) {
+                at = append(s.positions(), s.sizes(), i, s.count(), pos, sz, at);
             }
         }
-        return new Tokens(concat(xs), anySizes ? concat(ss) : null, concat(ps), prefix, List.of(), null, null,
-                source == null ? null : concat(src));
+        return new Tokens(concat(xs), sz, pos, prefix, List.of(), null, null, source == null ? null : concat(src));
+    }
+
+    /** Copies image {@code i}'s {@code n} positions and sizes (ones when null) to {@code at}; returns the end. */
+    private static int append(long[] pos, float[] sz, int i, int n, long[] toPos, float[] toSz, int at) {
+        System.arraycopy(pos, i * n, toPos, at, n);
+        if (toSz != null) {
+            if (sz == null) {
+                java.util.Arrays.fill(toSz, at, at + n, 1f);
+            } else {
+                System.arraycopy(sz, i * n, toSz, at, n);
+            }
+        }
+        return at + n;
     }
 
     public Tokens withMask(NDArray mask, int[] perImage) {
         return new Tokens(x, sizes, positions, prefix, stash, mask, perImage, source);
     }
 
-    public NDArray sizesOrOnes() {
-        return sizes != null ? sizes : x.getManager().ones(new Shape(batch(), count(), 1));
-    }
-
     static NDArray concat(NDList parts) {
         return parts.size() == 1 ? parts.get(0) : ai.djl.ndarray.NDArrays.concat(parts, 1);
+    }
+
+    /** {@code a} at {@code rows}; null stays null. */
+    static float[] pick(float[] a, long[] rows) {
+        if (a == null) {
+            return null;
+        }
+        float[] out = new float[rows.length];
+        for (int i = 0; i < rows.length; i++) {
+            out[i] = a[(int) rows[i]];
+        }
+        return out;
+    }
+
+    static long[] pick(long[] a, long[] rows) {
+        long[] out = new long[rows.length];
+        for (int i = 0; i < rows.length; i++) {
+            out[i] = a[(int) rows[i]];
+        }
+        return out;
     }
 
     /**

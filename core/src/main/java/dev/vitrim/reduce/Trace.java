@@ -50,7 +50,7 @@ public final class Trace {
         int first = base + firstInBatch;
         int b = t.batch();
         int n = t.count();
-        long[] pos = t.positions.toLongArray();
+        long[] pos = t.positions;
         float[] src = t.source == null ? null : t.source.toFloatArray();
         int n0 = t.source == null ? 0 : (int) t.source.getShape().get(2);
         for (int i = 0; i < b; i++) {

@@ -45,8 +45,7 @@ class TokensTest {
                         }
                     }
                 }
-                Tokens t = new Tokens(m.create(x, new Shape(b, n, c)), m.create(size, new Shape(b, n, 1)),
-                        m.create(pos, new Shape(b, n)), prefix, List.of(), null, null, m.create(src, new Shape(b, n, n0)));
+                Tokens t = new Tokens(m.create(x, new Shape(b, n, c)), size, pos, prefix, List.of(), null, null, m.create(src, new Shape(b, n, n0)));
                 Tokens kept = t.keepPatches(m.create(keep, new Shape(b, k)));
                 Tokens both = t.stashing(gone, patches - k, kept);
                 String what = String.format("trial %d (b=%d prefix=%d patches=%d k=%d)", trial, b, prefix, patches, k);
@@ -70,8 +69,8 @@ class TokensTest {
                 }
                 assertThat(kept.x.getShape()).isEqualTo(new Shape(b, w, c));
                 assertThat(kept.x.toFloatArray()).as(what).containsExactly(wantX);
-                assertThat(kept.sizes.toFloatArray()).as(what).containsExactly(wantS);
-                assertThat(kept.positions.toLongArray()).as(what).containsExactly(wantP);
+                assertThat(kept.sizes).as(what).containsExactly(wantS);
+                assertThat(kept.positions).as(what).containsExactly(wantP);
                 assertThat(kept.source.toFloatArray()).as(what).containsExactly(wantSrc);
                 assertThat(kept.stash).isEmpty();
 
@@ -81,6 +80,7 @@ class TokensTest {
                 int g = patches - k;
                 float[] goneX = new float[b * g * c];
                 long[] goneP = new long[b * g];
+                float[] goneS = new float[b * g];
                 for (int i = 0; i < b; i++) {
                     for (int j = 0; j < g; j++) {
                         int from = i * n + prefix + (int) gone[i * g + j];
@@ -88,12 +88,27 @@ class TokensTest {
                             goneX[(i * g + j) * c + d] = x[from * c + d];
                         }
                         goneP[i * g + j] = pos[from];
+                        goneS[i * g + j] = size[from];
                     }
                 }
                 assertThat(st.x().getShape()).isEqualTo(new Shape(b, g, c));
                 assertThat(st.x().toFloatArray()).as(what).containsExactly(goneX);
-                assertThat(st.positions().toLongArray()).as(what).containsExactly(goneP);
-                assertThat(both.rejoinStash().count()).isEqualTo(n);
+                assertThat(st.positions()).as(what).containsExactly(goneP);
+                assertThat(st.sizes()).as(what).containsExactly(goneS);
+                // Last Layer Fusion: per image, the kept tokens then the stashed ones
+                Tokens back = both.rejoinStash();
+                assertThat(back.count()).isEqualTo(n);
+                assertThat(back.stash).isEmpty();
+                long[] backP = new long[b * n];
+                float[] backS = new float[b * n];
+                for (int i = 0; i < b; i++) {
+                    System.arraycopy(wantP, i * w, backP, i * n, w);
+                    System.arraycopy(goneP, i * g, backP, i * n + w, g);
+                    System.arraycopy(wantS, i * w, backS, i * n, w);
+                    System.arraycopy(goneS, i * g, backS, i * n + w, g);
+                }
+                assertThat(back.positions).as(what).containsExactly(backP);
+                assertThat(back.sizes).as(what).containsExactly(backS);
             }
         }
     }
