@@ -148,6 +148,11 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", paramLabel = "LR", description = "Peak learning rate (default: 1e-3).")
     Double lr;
 
+    @Option(names = "--module-lr", paramLabel = "LR", description = "Peak learning rate of the modules --reduce cropr "
+            + "adds for training (queries, aggregators, auxiliary heads), on the same warm-up and decay; they start from "
+            + "scratch while the backbone is only fine-tuned (default: the same as --lr).")
+    Double moduleLr;
+
     @Option(names = "--min-lr", paramLabel = "LR", description = "Final learning rate of the cosine (default: 1e-5).")
     Double minLr;
 
@@ -266,7 +271,8 @@ public final class TrainCommand implements Callable<Integer> {
                 seed != null ? seed : base != null ? base.seed() : 0,
                 translate != null ? translate : base != null ? base.translate() : info.translateFor(arch.imageSize()),
                 flip != null ? flip : base != null ? base.flip() : info.flip(),
-                microBatch != null ? microBatch : base != null ? base.microBatch() : 32);
+                microBatch != null ? microBatch : base != null ? base.microBatch() : 32,
+                moduleLr != null ? moduleLr : base != null ? base.moduleLr() : 0);
         if (base != null) {
             List<String> changed = new ArrayList<>();
             ObjectNode a = base.toJson();

@@ -41,14 +41,16 @@ public final class AdamW implements AutoCloseable {
         final NDArray param;
         final boolean decay;
         final NDArray mask; // s on query rows, 1 elsewhere (qkv only), else null
+        final float lrScale; // the added modules' learning rate relative to the backbone's
         final NDArray m;
         final NDArray v;
 
-        Slot(String name, NDArray param, boolean decay, NDArray mask, NDArray m, NDArray v) {
+        Slot(String name, NDArray param, boolean decay, NDArray mask, float lrScale, NDArray m, NDArray v) {
             this.name = name;
             this.param = param;
             this.decay = decay;
             this.mask = mask;
+            this.lrScale = lrScale;
             this.m = m;
             this.v = v;
         }
@@ -85,7 +87,8 @@ public final class AdamW implements AutoCloseable {
                 java.util.Arrays.fill(mk, 0, d, s);
                 mask = manager.create(mk, shape.dimension() == 2 ? new Shape(3L * d, 1) : new Shape(3L * d));
             }
-            slots.add(new Slot(n, p, decays(n, shape), mask, manager.zeros(shape), manager.zeros(shape)));
+            float scale = extra.containsKey(n) ? (float) cfg.moduleLrScale() : 1f;
+            slots.add(new Slot(n, p, decays(n, shape), mask, scale, manager.zeros(shape), manager.zeros(shape)));
             p.setRequiresGradient(true);
         }
     }
@@ -136,7 +139,6 @@ public final class AdamW implements AutoCloseable {
         float stepSize = (float) (lr / bc1);
         float sqrtBc2 = (float) Math.sqrt(bc2);
         float eps = (float) cfg.adamEps();
-        float keep = (float) (1 - lr * cfg.weightDecay());
         for (int i = 0; i < slots.size(); i++) {
             Slot sl = slots.get(i);
             NDArray g = grads.get(i);
@@ -146,12 +148,12 @@ public final class AdamW implements AutoCloseable {
             sl.m.muli(b1).addi(g.mul(1 - b1));
             sl.v.muli(b2).addi(g.square().muli(1 - b2));
             NDArray denom = local(sl.v.sqrt(), scratch).divi(sqrtBc2).addi(eps);
-            NDArray update = local(sl.m.div(denom), scratch).muli(stepSize);
+            NDArray update = local(sl.m.div(denom), scratch).muli(stepSize * sl.lrScale);
             if (sl.mask != null) {
                 update = local(update.mul(sl.mask), scratch);
             }
             if (sl.decay && cfg.weightDecay() > 0) {
-                sl.param.muli(keep);
+                sl.param.muli((float) (1 - lr * sl.lrScale * cfg.weightDecay()));
             }
             sl.param.subi(update);
         }

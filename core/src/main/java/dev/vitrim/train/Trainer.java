@@ -157,6 +157,11 @@ public final class Trainer {
         removeStaleTemporaries(files);
         Torch.engine();
         Reduction red = Reduction.of(job.reduce(), arch, cfg.seed());
+        if (red.cropr() == null && cfg.moduleLr() > 0) {
+            red.close();
+            throw new VitrimException("--module-lr " + cfg.moduleLr() + ": --reduce " + job.reduce()
+                    + " adds no modules to train (only cropr does)");
+        }
         if (state != null) {
             String was = state.info().path("reduce").asText("none");
             if (!was.equals(red.spec())) {

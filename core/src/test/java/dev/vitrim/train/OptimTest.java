@@ -21,6 +21,50 @@ import org.junit.jupiter.api.Test;
 /** AdamW, the schedule and the architecture syntax. */
 class OptimTest {
     @Test
+    void addedModulesStepWithTheirOwnLearningRate() {
+        Torch.engine();
+        VitConfig c = TrainTestSupport.tiny();
+        double lr = 1e-3;
+        double moduleLr = 5e-3;
+        double wd = 0.1;
+        TrainConfig cfg = new TrainConfig(1, 8, lr, 0, 0, wd, 0.9, 0.999, 1e-8, 0, 0, 0, 0, false, 32, moduleLr);
+        assertThat(cfg.moduleLrScale()).isCloseTo(5.0, within(1e-12));
+        try (VisionTransformer vit = VisionTransformer.random(c, 3); NDManager m = vit.manager().newSubManager()) {
+            NDArray extra = vit.manager().create(new float[] {0.5f, -1f, 2f, 0.25f, -0.75f, 1.5f}, new Shape(2, 3));
+            float[] extraBefore = extra.toFloatArray();
+            float[] weights = {1f, -2f, 3f, -4f, 5f, -6f}; // d loss / d extra
+            try (AdamW opt = new AdamW(vit, Map.of("cropr.0.head.weight", extra), cfg)) {
+                NDArray w = m.create(weights, new Shape(2, 3));
+                float[] fc1Before = vit.parameters().get("blocks.0.mlp.fc1.weight").toFloatArray();
+                float[] fc1Grad;
+                try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+                    NDArray x = m.randomNormal(0, 1, new Shape(8, 3, 8, 8), DataType.FLOAT32);
+                    NDArray loss = vit.forward(x).logSoftmax(1).get(":, 0").neg().mean().add(extra.mul(w).sum());
+                    gc.backward(loss);
+                }
+                Torch.grad(false);
+                fc1Grad = vit.parameters().get("blocks.0.mlp.fc1.weight").getGradient().toFloatArray();
+                opt.step(lr, m);
+                float[] extraAfter = extra.toFloatArray();
+                for (int i = 0; i < weights.length; i++) { // first step: the update is lr * sign(g), after decay
+                    double want = extraBefore[i] * (1 - moduleLr * wd) - moduleLr * Math.signum(weights[i]);
+                    assertThat((double) extraAfter[i]).as("module weight %d", i).isCloseTo(want, within(1e-6));
+                }
+                float[] fc1After = vit.parameters().get("blocks.0.mlp.fc1.weight").toFloatArray();
+                for (int i = 0; i < fc1After.length; i++) { // the backbone keeps --lr
+                    if (fc1Grad[i] != 0) {
+                        double want = fc1Before[i] * (1 - lr * wd) - lr * Math.signum(fc1Grad[i]);
+                        assertThat((double) fc1After[i]).as("fc1 %d", i).isCloseTo(want, within(2e-6));
+                    }
+                }
+            }
+        }
+        assertThatThrownBy(() -> new TrainConfig(1, 8, 1e-3, 0, 0, 0, 0.9, 0.999, 1e-8, 0, 0, 0, 0, false, 32, -1))
+                .isInstanceOf(VitrimException.class).hasMessageContaining("--module-lr");
+        assertThat(TrainConfig.fromJson(cfg.toJson())).isEqualTo(cfg);
+    }
+
+    @Test
     void firstAdamWStepMovesEachWeightByLrInTimmSpace() {
         Torch.engine();
         VitConfig c = TrainTestSupport.tiny();

@@ -155,6 +155,19 @@ class TrainerTest {
     }
 
     @Test
+    void moduleLearningRateWithoutModulesIsAnError() {
+        Path out = tmp.resolve("mlr.safetensors");
+        TrainConfig c = TrainTestSupport.cfg(1);
+        TrainConfig withModuleLr = new TrainConfig(c.epochs(), c.batch(), c.lr(), c.minLr(), c.warmupEpochs(),
+                c.weightDecay(), c.beta1(), c.beta2(), c.adamEps(), c.labelSmoothing(), c.clipNorm(), c.seed(),
+                c.translate(), c.flip(), c.microBatch(), 1e-2);
+        assertThatThrownBy(() -> Trainer.run(TrainTestSupport.job(TrainTestSupport.tiny(), withModuleLr, out, false),
+                null)).isInstanceOf(VitrimException.class).hasMessageContaining("--module-lr")
+                .hasMessageContaining("only cropr");
+        assertThat(out).doesNotExist();
+    }
+
+    @Test
     void resumeRefusesAnotherArchitectureOrDataSet() {
         Path out = tmp.resolve("m.safetensors");
         Trainer.run(TrainTestSupport.job(TrainTestSupport.tiny(), TrainTestSupport.cfg(1), out, false), null);
