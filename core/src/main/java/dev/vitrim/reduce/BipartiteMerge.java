@@ -43,56 +43,69 @@ public final class BipartiteMerge {
         NDManager mgr = t.x.getManager();
         float[] scores = similarities(metric, b, n, na, nb);
         // Per image, the rows of x (viewed as [B·N, C]) to gather: the output tokens (unmerged A in order, then
-        // every B) followed by the r sources. Output token o = w[o]·x[self] + Σ_q hot[o,q]·x[source q], the
-        // weights being each part's share of the merged size, which is ToMe's size-weighted average.
-        int g = out + r;
+        // every B), then the r sources, then the B tokens that receive them (up to r). Output token
+        // o = x[self] + Σ_c h[o,c]·x[extra c]: a source weighs its share of the merged size, a receiving token's own
+        // row gets its share minus 1. That is ToMe's size-weighted average, with one pass over x for the gather and
+        // one for the sum; every other token is copied as it is.
+        int extra = 2 * r;
+        int g = out + extra;
         long[] rows = new long[b * g];
-        float[] w = new float[b * out];
-        float[] hot = new float[b * out * r];
+        float[] h = new float[b * out * extra];
         long[] pos = new long[b * out];
         float[] sizes = new float[b * out];
-        float[] oneHot = t.source == null ? null : new float[b * out * r];
+        float[] oneHot = t.source == null ? null : new float[b * out * extra];
+        int[] slot = new int[nb];
         Match match = new Match(na, nb, t.prefix);
         for (int i = 0; i < b; i++) {
             match.run(scores, i * na * nb, r);
             int tok = i * n;
             int o = i * out;
+            int ri = i * g;
             for (int k = 0; k < keep; k++) {
                 int a = match.order[r + k]; // the unmerged A tokens, in index order
-                rows[i * g + k] = tok + 2L * a;
+                rows[ri + k] = tok + 2L * a;
                 pos[o + k] = t.positions[tok + 2 * a];
                 sizes[o + k] = t.size(tok + 2 * a);
             }
             for (int j = 0; j < nb; j++) {
-                rows[i * g + keep + j] = tok + 2L * j + 1;
+                rows[ri + keep + j] = tok + 2L * j + 1;
                 pos[o + keep + j] = t.positions[tok + 2 * j + 1];
                 sizes[o + keep + j] = t.size(tok + 2 * j + 1);
+                slot[j] = -1;
+            }
+            int receivers = 0;
+            for (int q = 0; q < r; q++) {
+                int src = match.order[q];
+                int j = match.best[src];
+                rows[ri + out + q] = tok + 2L * src;
+                sizes[o + keep + j] += t.size(tok + 2 * src);
+                if (slot[j] < 0) {
+                    slot[j] = receivers;
+                    rows[ri + out + r + receivers++] = tok + 2L * j + 1;
+                }
+            }
+            for (int u = receivers; u < r; u++) {
+                rows[ri + out + r + u] = tok; // unused: weight 0
             }
             for (int q = 0; q < r; q++) {
                 int src = match.order[q];
-                rows[i * g + out + q] = tok + 2L * src;
-                sizes[o + keep + match.best[src]] += t.size(tok + 2 * src);
-            }
-            for (int k = 0; k < out; k++) {
-                w[o + k] = t.size((int) rows[i * g + k]) / sizes[o + k];
-            }
-            for (int q = 0; q < r; q++) {
-                int src = match.order[q];
-                int dst = keep + match.best[src];
-                hot[(o + dst) * r + q] = t.size(tok + 2 * src) / sizes[o + dst];
+                int j = match.best[src];
+                int row = (o + keep + j) * extra;
+                h[row + q] = t.size(tok + 2 * src) / sizes[o + keep + j];
+                h[row + r + slot[j]] = t.size(tok + 2 * j + 1) / sizes[o + keep + j] - 1f;
                 if (oneHot != null) {
-                    oneHot[(o + dst) * r + q] = 1f;
+                    oneHot[row + q] = 1f;
                 }
             }
         }
         NDArray rowArr = mgr.create(rows);
         NDArray xg = Tokens.rowsOf(t.x, rowArr, g);
-        NDArray x = xg.get(new NDIndex(":, :{}, :", out)).mul(mgr.create(w, new Shape(b, out, 1)))
-                .add(mgr.create(hot, new Shape(b, out, r)).matMul(xg.get(new NDIndex(":, {}:, :", out))));
+        NDArray x = xg.get(new NDIndex(":, :{}, :", out)).add(mgr.create(h, new Shape(b, out, extra))
+                .matMul(xg.get(new NDIndex(":, {}:, :", out))));
         NDArray source = null;
         if (t.source != null) { // which original tokens each token holds: merged by summing
             NDArray sg = Tokens.rowsOf(t.source, rowArr, g);
-            source = sg.get(new NDIndex(":, :{}, :", out)).add(mgr.create(oneHot, new Shape(b, out, r))
+            source = sg.get(new NDIndex(":, :{}, :", out)).add(mgr.create(oneHot, new Shape(b, out, extra))
                     .matMul(sg.get(new NDIndex(":, {}:, :", out))));
         }
         return new Tokens(x, sizes, pos, t.prefix, t.stash, null, null, source);

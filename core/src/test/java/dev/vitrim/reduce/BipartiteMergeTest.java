@@ -87,6 +87,41 @@ class BipartiteMergeTest {
         return pos;
     }
 
+    @Test
+    void mergedSourcesAreTheSumOfWhatEachTokenHolds() {
+        Random rnd = new Random(11);
+        try (NDManager m = Torch.newManager()) {
+            Torch.inference();
+            for (int trial = 0; trial < 20; trial++) {
+                int b = 1 + rnd.nextInt(3);
+                int n = 3 + rnd.nextInt(30);
+                int k = 2 + rnd.nextInt(6);
+                int n0 = 1 + rnd.nextInt(40);
+                int prefix = 1 + rnd.nextInt(2);
+                int r = rnd.nextInt(n);
+                float[] src = new float[b * n * n0];
+                for (int i = 0; i < src.length; i++) {
+                    src[i] = rnd.nextInt(2);
+                }
+                float[] metric = gauss(rnd, b * n * k);
+                float[] ones = new float[b * n];
+                Arrays.fill(ones, 1f);
+                Tokens t = new Tokens(m.create(gauss(rnd, b * n * 4), new Shape(b, n, 4)), null, arange(b, n), prefix,
+                        List.of(), null, null, m.create(src, new Shape(b, n, n0)));
+                Tokens out = BipartiteMerge.merge(t, m.create(metric, new Shape(b, n, k)), r);
+                int rr = Math.min(r, (n - prefix) / 2);
+                // with unit sizes the size-weighted mean times the merged size is the plain sum
+                float[][] mean = plainMerge(src, ones, metric, b, n, n0, k, rr, prefix);
+                float[] want = new float[mean[0].length];
+                for (int i = 0; i < want.length; i++) {
+                    want[i] = Math.round(mean[0][i] * mean[1][i / n0]);
+                }
+                assertThat(out.source.toFloatArray()).as("trial %d (b=%d n=%d prefix=%d r=%d)", trial, b, n, prefix, r)
+                        .containsExactly(want, org.assertj.core.data.Offset.offset(1e-4f));
+            }
+        }
+    }
+
     static float[] gauss(Random r, int n) {
         float[] v = new float[n];
         for (int i = 0; i < n; i++) {
