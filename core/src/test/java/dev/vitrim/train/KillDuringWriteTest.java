@@ -22,9 +22,28 @@ class KillDuringWriteTest {
     @TempDir
     Path tmp;
 
-    /** Child process: rewrites a ~48 MB training state forever, the values of round r all equal to r. */
+    /**
+     * Child process: rewrites a ~48 MB training state forever, the values of round r all equal to r. It says when a
+     * write is complete, and a watcher thread says when a write's temporary file exists, so that the parent can kill
+     * it inside a write.
+     */
     public static void main(String[] args) {
         Path file = Path.of(args[0]);
+        Thread watcher = new Thread(() -> {
+            while (true) {
+                try (var files = Files.list(file.getParent())) {
+                    if (files.anyMatch(f -> f.getFileName().toString().endsWith(".tmp"))) {
+                        System.out.println("inside a write");
+                        System.out.flush();
+                    }
+                } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                    // the file vanished while listed: look again
+                }
+                Thread.onSpinWait();
+            }
+        });
+        watcher.setDaemon(true);
+        watcher.start();
         for (int round = 1; ; round++) {
             Map<String, FloatTensor> model = new LinkedHashMap<>();
             Map<String, FloatTensor> optim = new LinkedHashMap<>();
@@ -52,9 +71,16 @@ class KillDuringWriteTest {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             try {
                 var in = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
-                String line = in.readLine(); // the first round is complete
-                assertThat(line).as("child output").startsWith("wrote");
-                Thread.sleep(40 + 70L * attempt); // somewhere inside a later write
+                // wait until the first round is complete and a later write has its temporary file, then kill
+                boolean complete = false;
+                while (true) {
+                    String line = in.readLine();
+                    assertThat(line).as("child output").isNotNull();
+                    complete |= line.startsWith("wrote");
+                    if (complete && line.equals("inside a write")) {
+                        break;
+                    }
+                }
             } finally {
                 p.destroyForcibly(); // SIGKILL
                 p.waitFor(10, TimeUnit.SECONDS);
