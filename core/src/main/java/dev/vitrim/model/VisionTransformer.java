@@ -42,6 +42,9 @@ public final class VisionTransformer implements AutoCloseable {
     private final BlockWeights[] blocks;
     private final NDArray normW, normB, headW, headB, headDistW, headDistB;
 
+    private final BlockKernels kernels;
+    private volatile boolean eager = "eager".equals(System.getProperty("vitrim.kernels"));
+
     private final Map<Integer, NDArray> croprQueries; // module index → pre-summed queries [D,1]
     private String recordedReduce; // the reduction the checkpoint was trained with, or null
 
@@ -79,6 +82,15 @@ public final class VisionTransformer implements AutoCloseable {
         this.headB = params.get("head.bias");
         this.headDistW = params.get("head_dist.weight");
         this.headDistB = params.get("head_dist.bias");
+        this.kernels = new BlockKernels(cfg, manager, params);
+    }
+
+    /**
+     * Runs the blocks as the plain composition of DJL operators (true) instead of the TorchScript kernels (false, the
+     * default; {@code -Dvitrim.kernels=eager} switches every model): the reference the kernels are tested against.
+     */
+    public void useEagerBlocks(boolean on) {
+        eager = on;
     }
 
     /**
@@ -477,11 +489,16 @@ public final class VisionTransformer implements AutoCloseable {
         boolean cls = pass.needsClsAttention(i);
         boolean keys = pass.needsMeanKeys(i);
         NDArray[] view = new NDArray[2];
-        NDArray a = attention(w, layerNorm(t.x, w.norm1W, w.norm1B), bias, cls, keys, view, inPlace);
-        if (w.ls1 != null) {
-            a = inPlace ? a.muli(w.ls1) : a.mul(w.ls1);
+        NDArray x;
+        if (eager) {
+            NDArray a = attention(w, layerNorm(t.x, w.norm1W, w.norm1B), bias, cls, keys, view, inPlace);
+            if (w.ls1 != null) {
+                a = inPlace ? a.muli(w.ls1) : a.mul(w.ls1);
+            }
+            x = inPlace ? t.x.addi(a) : t.x.add(a);
+        } else {
+            x = kernels.attention(i, t.x, bias, cls, keys, inPlace, view);
         }
-        NDArray x = inPlace ? t.x.addi(a) : t.x.add(a);
         t = t.withX(x);
         if (cls || keys) {
             t = pass.afterAttention(i, t, new AttentionView(view[0], view[1]));
@@ -489,16 +506,21 @@ public final class VisionTransformer implements AutoCloseable {
             t = pass.afterAttention(i, t, AttentionView.NONE);
         }
         x = t.x;
-        NDArray h = ai.djl.nn.Activation.gelu(linear(layerNorm(x, w.norm2W, w.norm2B), w.fc1W, w.fc1B));
-        NDArray m = linear(h, w.fc2W, w.fc2B);
-        if (w.ls2 != null) {
-            m = inPlace ? m.muli(w.ls2) : m.mul(w.ls2);
+        if (eager) {
+            NDArray h = ai.djl.nn.Activation.gelu(linear(layerNorm(x, w.norm2W, w.norm2B), w.fc1W, w.fc1B));
+            NDArray m = linear(h, w.fc2W, w.fc2B);
+            if (w.ls2 != null) {
+                m = inPlace ? m.muli(w.ls2) : m.mul(w.ls2);
+            }
+            x = inPlace ? x.addi(m) : x.add(m);
+        } else {
+            x = kernels.mlp(i, x, inPlace);
         }
-        return pass.afterBlock(i, t.withX(inPlace ? x.addi(m) : x.add(m)));
+        return pass.afterBlock(i, t.withX(x));
     }
 
     /**
-     * Multi-head self-attention. {@code bias} [B,1,1,N] is added to the logits of each key (proportional
+     * Multi-head self-attention, composed of DJL operators (the reference for {@link BlockKernels}). {@code bias} [B,1,1,N] is added to the logits of each key (proportional
      * attention, padding masks); {@code view[0]} receives the CLS row averaged over heads and {@code view[1]}
      * the keys averaged over heads when asked for.
      */
@@ -567,6 +589,7 @@ public final class VisionTransformer implements AutoCloseable {
 
     @Override
     public void close() {
+        kernels.close();
         manager.close();
     }
 

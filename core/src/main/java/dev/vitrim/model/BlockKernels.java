@@ -1,0 +1,159 @@
+package dev.vitrim.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.pytorch.jni.IValue;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The two halves of a transformer block as TorchScript methods, generated for one architecture (width, heads, eps,
+ * qkv bias and LayerScale are written into the source as constants): {@code attention} (norm1, qkv, fused
+ * scaled-dot-product attention, projection, LayerScale, residual; plus, when a reducer asks, the CLS row of the
+ * attention averaged over heads and the keys averaged over heads) and {@code mlp} (norm2, fc1, exact GELU, fc2,
+ * LayerScale, residual). Each is one crossing into libtorch instead of a dozen DJL calls, and the attention is
+ * libtorch's fused kernel, which never writes the [B,H,N,N] probabilities out: that is what the eager composition
+ * of matMul, softmax and matMul cannot avoid.
+ *
+ * <p>The eager composition in {@link VisionTransformer} stays as the plain reference the kernels are tested
+ * against ({@code BlockKernelsTest}); both agree to float rounding.
+ */
+final class BlockKernels implements AutoCloseable {
+    static final String CLASS = "VitBlocks";
+
+    private final TorchScript script;
+    private final IValue[] attnWeights;
+    private final IValue[] mlpWeights;
+    private final IValue noBias;
+    private final IValue yes;
+    private final IValue no;
+
+    BlockKernels(VitConfig c, ai.djl.ndarray.NDManager manager, Map<String, NDArray> params) {
+        script = TorchScript.compile(manager, CLASS, source(c));
+        attnWeights = new IValue[c.depth()];
+        mlpWeights = new IValue[c.depth()];
+        for (int i = 0; i < c.depth(); i++) {
+            String b = "blocks." + i + ".";
+            List<NDArray> a = new ArrayList<>(List.of(params.get(b + "norm1.weight"), params.get(b + "norm1.bias"),
+                    params.get(b + "attn.qkv.weight")));
+            if (c.qkvBias()) {
+                a.add(params.get(b + "attn.qkv.bias"));
+            }
+            a.add(params.get(b + "attn.proj.weight"));
+            a.add(params.get(b + "attn.proj.bias"));
+            if (c.layerScale()) {
+                a.add(params.get(b + "ls1.gamma"));
+            }
+            List<NDArray> m = new ArrayList<>(List.of(params.get(b + "norm2.weight"), params.get(b + "norm2.bias"),
+                    params.get(b + "mlp.fc1.weight"), params.get(b + "mlp.fc1.bias"), params.get(b + "mlp.fc2.weight"),
+                    params.get(b + "mlp.fc2.bias")));
+            if (c.layerScale()) {
+                m.add(params.get(b + "ls2.gamma"));
+            }
+            // the lists hold the parameter tensors themselves: in-place updates (training) are seen
+            attnWeights[i] = TorchScript.constant(a.toArray(new NDArray[0]));
+            mlpWeights[i] = TorchScript.constant(m.toArray(new NDArray[0]));
+        }
+        noBias = TorchScript.constant(new NDArray[0]);
+        yes = TorchScript.constant(true);
+        no = TorchScript.constant(false);
+    }
+
+    /** The TorchScript source for an architecture. */
+    static String source(VitConfig c) {
+        int w = 3; // index of the next weight after norm1 and qkv.weight
+        String qkvBias = c.qkvBias() ? "w[" + w++ + "]" : "None";
+        int proj = w;
+        String eps = Double.toString(c.eps());
+        String dims = "[b, n, 3, " + c.heads() + ", " + c.headDim() + "]";
+        StringBuilder s = new StringBuilder();
+        s.append("class ").append(CLASS).append("(Module):\n");
+        s.append("  __parameters__ = []\n");
+        s.append("  __buffers__ = []\n");
+        s.append("  training : bool\n");
+        s.append("  def attention(self: __torch__.").append(CLASS).append(", x: Tensor, w: List[Tensor],\n");
+        s.append("      bias: List[Tensor], want_cls: bool, want_keys: bool, in_place: bool)");
+        s.append(" -> Tuple[Tensor, Optional[Tensor], Optional[Tensor]]:\n");
+        s.append("    b = x.size(0)\n");
+        s.append("    n = x.size(1)\n");
+        s.append("    y = torch.layer_norm(x, [").append(c.width()).append("], w[0], w[1], ").append(eps).append(")\n");
+        s.append("    qkv = torch.linear(y, w[2], ").append(qkvBias).append(").reshape(").append(dims)
+                .append(").permute([2, 0, 3, 1, 4])\n");
+        s.append("    q = qkv[0]\n");
+        s.append("    k = qkv[1]\n");
+        s.append("    v = qkv[2]\n");
+        s.append("    mask: Optional[Tensor] = None\n");
+        s.append("    if len(bias) > 0:\n");
+        s.append("      mask = bias[0]\n");
+        // the attention scale is folded into the query weights: scale 1
+        s.append("    o = torch.scaled_dot_product_attention(q, k, v, mask, 0.0, False, scale=1.0)\n");
+        s.append("    a = torch.linear(o.transpose(1, 2).reshape([b, n, ").append(c.width()).append("]), w[")
+                .append(proj).append("], w[").append(proj + 1).append("])\n");
+        if (c.layerScale()) {
+            s.append("    a = torch.mul(a, w[").append(proj + 2).append("])\n");
+        }
+        s.append("    if in_place:\n");
+        s.append("      x = x.add_(a)\n");
+        s.append("    else:\n");
+        s.append("      x = torch.add(x, a)\n");
+        s.append("    cls: Optional[Tensor] = None\n");
+        s.append("    if want_cls:\n");
+        s.append("      logits = torch.matmul(q.narrow(2, 0, 1), k.transpose(-2, -1))\n");
+        s.append("      if mask is not None:\n");
+        s.append("        logits = torch.add(logits, mask)\n");
+        s.append("      cls = torch.softmax(logits, -1).mean([1]).squeeze(1)\n");
+        s.append("    keys: Optional[Tensor] = None\n");
+        s.append("    if want_keys:\n");
+        s.append("      keys = k.mean([1])\n");
+        s.append("    return (x, cls, keys)\n");
+        s.append("  def mlp(self: __torch__.").append(CLASS).append(", x: Tensor, w: List[Tensor], in_place: bool)");
+        s.append(" -> Tensor:\n");
+        s.append("    y = torch.layer_norm(x, [").append(c.width()).append("], w[0], w[1], ").append(eps).append(")\n");
+        s.append("    y = torch.linear(torch.gelu(torch.linear(y, w[2], w[3])), w[4], w[5])\n");
+        if (c.layerScale()) {
+            s.append("    y = torch.mul(y, w[6])\n");
+        }
+        s.append("    if in_place:\n");
+        s.append("      return x.add_(y)\n");
+        s.append("    return torch.add(x, y)\n");
+        return s.toString();
+    }
+
+    /**
+     * Block {@code i}'s attention half: x + attention(norm1(x)) (with LayerScale), the result attached where
+     * {@code x} lives; {@code bias} [B,1,1,N] (or null) is added to the logits of every key; {@code view[0]} and
+     * {@code view[1]} receive the CLS row averaged over heads [B,N] and the keys averaged over heads [B,N,hd] when
+     * asked for.
+     */
+    NDArray attention(int i, NDArray x, NDArray bias, boolean wantCls, boolean wantKeys, boolean inPlace,
+                      NDArray[] view) {
+        NDArray[] r = script.call("attention", x.getManager(), x, attnWeights[i],
+                bias == null ? noBias : new NDArray[] {bias}, flag(wantCls), flag(wantKeys), flag(inPlace));
+        view[0] = r[1];
+        view[1] = r[2];
+        return r[0];
+    }
+
+    /** Block {@code i}'s MLP half: x + mlp(norm2(x)) (with LayerScale). */
+    NDArray mlp(int i, NDArray x, boolean inPlace) {
+        return script.call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace))[0];
+    }
+
+    private IValue flag(boolean v) {
+        return v ? yes : no;
+    }
+
+    @Override
+    public void close() {
+        for (IValue v : attnWeights) {
+            v.close();
+        }
+        for (IValue v : mlpWeights) {
+            v.close();
+        }
+        noBias.close();
+        yes.close();
+        no.close();
+        script.close();
+    }
+}

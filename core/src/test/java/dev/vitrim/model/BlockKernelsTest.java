@@ -1,0 +1,218 @@
+package dev.vitrim.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
+import dev.vitrim.image.PreprocessConfig;
+import dev.vitrim.reduce.AttentionView;
+import dev.vitrim.reduce.Reducers;
+import dev.vitrim.reduce.TokenReducer;
+import dev.vitrim.reduce.Tokens;
+import dev.vitrim.reduce.Trace;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The TorchScript block kernels against the plain composition of DJL operators they replace, on random models of
+ * every architecture variant, with every kind of attention bias and every view a reducer can ask for, in inference
+ * and in training (gradients).
+ */
+class BlockKernelsTest {
+    /** Width 48 (3 heads of 16), 4 blocks, 4x4 patches of 4 px: 17 tokens (18 distilled). */
+    static VitConfig arch(boolean qkvBias, boolean layerScale, boolean distilled, boolean avgPool) {
+        return new VitConfig("kernels", 48, 4, 3, 4, 4, 4, 96, 5, !avgPool, distilled && !avgPool, avgPool,
+                layerScale, qkvBias, avgPool ? "avg" : "token", avgPool, 1e-6, PreprocessConfig.imagenetDefault(16),
+                List.of());
+    }
+
+    static List<VitConfig> variants() {
+        return List.of(arch(true, false, false, false), arch(false, true, true, false), arch(true, true, false, true));
+    }
+
+    /** A random model whose attention is far from uniform (random init attends almost evenly to everything). */
+    static VisionTransformer peaky(VitConfig c, long seed) {
+        VisionTransformer vit = VisionTransformer.random(c, seed);
+        for (Map.Entry<String, NDArray> e : vit.parameters().entrySet()) {
+            if (e.getKey().endsWith("attn.qkv.weight")) {
+                e.getValue().muli(25f);
+            }
+        }
+        return vit;
+    }
+
+    static NDArray images(NDManager m, int b, long seed) {
+        Random r = new Random(seed);
+        float[] v = new float[b * 3 * 16 * 16];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) r.nextGaussian();
+        }
+        return m.create(v, new Shape(b, 3, 16, 16));
+    }
+
+    static double maxAbsDiff(float[] a, float[] b) {
+        assertThat(a).hasSameSizeAs(b);
+        double d = 0;
+        for (int i = 0; i < a.length; i++) {
+            d = Math.max(d, Math.abs(a[i] - b[i]));
+        }
+        return d;
+    }
+
+    @Test
+    void everyVariantAndReducerGivesThePlainCompositionsLogitsAndTokens() {
+        String[] specs = {"none", "attn:start=0,keep=0.8..0.5,min=3,avg=2,mass=0.7", "tome:r=3", "tome:r=2,prop=false",
+                "evit:keep=0.6,at=1/2", "random:R=2,llf=true"};
+        for (VitConfig c : variants()) {
+            try (VisionTransformer vit = peaky(c, 3); NDManager m = vit.manager().newSubManager()) {
+                Torch.inference();
+                NDArray x = images(m, 3, 7);
+                for (String spec : specs) {
+                    TokenReducer red = Reducers.parse(spec);
+                    float[][] logits = new float[2][];
+                    List<List<List<Trace.Block>>> traces = new ArrayList<>();
+                    for (int k = 0; k < 2; k++) {
+                        vit.useEagerBlocks(k == 0);
+                        Trace trace = new Trace();
+                        logits[k] = vit.forward(x, red, trace).toFloatArray();
+                        traces.add(trace.images());
+                    }
+                    vit.useEagerBlocks(false);
+                    String what = c.name() + " qkvBias=" + c.qkvBias() + " ls=" + c.layerScale() + " distilled="
+                            + c.distilled() + " pool=" + c.globalPool() + " " + spec;
+                    assertThat(maxAbsDiff(logits[0], logits[1])).as(what).isLessThan(2e-5);
+                    for (int i = 0; i < 3; i++) {
+                        List<Trace.Block> plain = traces.get(0).get(i);
+                        List<Trace.Block> kernel = traces.get(1).get(i);
+                        assertThat(kernel).as(what).hasSameSizeAs(plain);
+                        for (int j = 0; j < plain.size(); j++) {
+                            assertThat(kernel.get(j).positions()).as(what + " image " + i + " block " + j)
+                                    .containsExactly(plain.get(j).positions());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** What a block's attention exposes: the CLS row and the mean keys, with a padding mask and size bias. */
+    @Test
+    void theAttentionViewIsThePlainOne() {
+        VitConfig c = arch(true, true, false, false);
+        try (VisionTransformer vit = peaky(c, 5); NDManager m = vit.manager().newSubManager()) {
+            Torch.inference();
+            Map<Boolean, List<float[]>> seen = new LinkedHashMap<>();
+            for (boolean eager : new boolean[] {true, false}) {
+                vit.useEagerBlocks(eager);
+                List<float[]> views = new ArrayList<>();
+                Tokens t = Tokens.initial(vit.embed(images(m, 2, 11)), c.prefixTokens());
+                // sizes > 1 (proportional attention) and the last two tokens of image 1 padded away
+                float[] sizes = new float[2 * 17];
+                float[] mask = new float[2 * 17];
+                for (int i = 0; i < sizes.length; i++) {
+                    sizes[i] = 1 + i % 4;
+                }
+                mask[17 + 15] = Float.NEGATIVE_INFINITY;
+                mask[17 + 16] = Float.NEGATIVE_INFINITY;
+                t = new Tokens(t.x, sizes, t.positions, t.prefix, List.of(), m.create(mask, new Shape(2, 1, 1, 17)),
+                        new int[] {17, 15}, null);
+                TokenReducer.Pass look = new TokenReducer.Pass() {
+                    @Override
+                    public boolean needsClsAttention(int block) {
+                        return true;
+                    }
+
+                    @Override
+                    public boolean needsMeanKeys(int block) {
+                        return true;
+                    }
+
+                    @Override
+                    public boolean proportionalAttention(int block) {
+                        return true;
+                    }
+
+                    @Override
+                    public Tokens afterAttention(int block, Tokens tk, AttentionView v) {
+                        views.add(v.clsAttention().toFloatArray());
+                        views.add(v.meanKeys().toFloatArray());
+                        views.add(tk.x.toFloatArray());
+                        return tk;
+                    }
+                };
+                for (int i = 0; i < c.depth(); i++) {
+                    t = vit.block(i, t, look, false);
+                }
+                views.add(t.x.toFloatArray());
+                seen.put(eager, views);
+            }
+            vit.useEagerBlocks(false);
+            List<float[]> plain = seen.get(true);
+            List<float[]> kernel = seen.get(false);
+            assertThat(kernel).hasSameSizeAs(plain);
+            for (int i = 0; i < plain.size(); i++) {
+                assertThat(maxAbsDiff(plain.get(i), kernel.get(i))).as("view %d", i).isLessThan(1e-5);
+            }
+            // the padded keys get no attention at all
+            float[] cls = kernel.get(0);
+            assertThat(cls[17 + 15]).isZero();
+            assertThat(cls[17 + 16]).isZero();
+        }
+    }
+
+    @Test
+    void trainingGetsThePlainCompositionsGradients() {
+        for (VitConfig c : variants()) {
+            for (String spec : new String[] {"none", "tome:r=3"}) {
+                try (VisionTransformer vit = peaky(c, 9)) {
+                    for (NDArray p : vit.parameters().values()) {
+                        p.setRequiresGradient(true);
+                    }
+                    Map<String, float[]> plain = gradients(vit, spec, true);
+                    Map<String, float[]> kernel = gradients(vit, spec, false);
+                    for (String name : plain.keySet()) {
+                        float[] g = plain.get(name);
+                        double scale = 0;
+                        for (float v : g) {
+                            scale = Math.max(scale, Math.abs(v));
+                        }
+                        assertThat(maxAbsDiff(g, kernel.get(name))).as(c.globalPool() + " " + spec + " " + name)
+                                .isLessThanOrEqualTo(1e-4 * Math.max(1, scale));
+                    }
+                    assertThat(plain.get("blocks.0.attn.qkv.weight")).as("gradients reach the first block")
+                            .matches(g -> maxAbsDiff(g, new float[g.length]) > 0);
+                }
+            }
+        }
+    }
+
+    private static Map<String, float[]> gradients(VisionTransformer vit, String spec, boolean eager) {
+        vit.useEagerBlocks(eager);
+        Map<String, float[]> out = new LinkedHashMap<>();
+        try (NDManager m = vit.manager().newSubManager()) {
+            NDArray x = images(m, 4, 13);
+            NDArray w = images(m, 4, 17).reshape(4, -1).get(":, :" + vit.config().numClasses());
+            try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+                gc.backward(vit.forward(x, Reducers.parse(spec), null).mul(w).sum());
+            } finally {
+                Torch.grad(false);
+            }
+            for (Map.Entry<String, NDArray> e : vit.parameters().entrySet()) {
+                out.put(e.getKey(), e.getValue().getGradient().toFloatArray());
+                JniUtils.zeroGrad((PtNDArray) e.getValue());
+            }
+        } finally {
+            vit.useEagerBlocks(false);
+        }
+        return out;
+    }
+}
