@@ -128,7 +128,9 @@ public final class TorchScript implements AutoCloseable {
     }
 
     /**
-     * Calls {@code method}. Arguments: {@link NDArray}, {@code NDArray[]} (a {@code List[Tensor]}), {@link IValue}
+     * Calls {@code method}. Arguments: {@link NDArray}, {@code NDArray[]} (a {@code List[Tensor]}), {@code long[]}
+     * (a {@code List[int]}) and {@code double[]} (a {@code List[float]}): small index and weight arrays cross this way
+     * without a tensor made on the Java side, which costs DJL a direct buffer each, {@link IValue}
      * (passed as is and not closed: see {@link #constant}), {@link Boolean}, {@link Integer}/{@link Long},
      * {@link Double}. Returns the result's tensors, attached to {@code out}: one for a tensor, one per element for a
      * tuple, null for a {@code None} element.
@@ -144,8 +146,9 @@ public final class TorchScript implements AutoCloseable {
                 in[i] = own[i] ? toIValue(args[i]) : (IValue) args[i];
                 handles[i] = in[i].getHandle();
             }
-            long h = (long) RUN_METHOD.invoke(LIB, module.getHandle().longValue(), method, handles,
-                    JniUtils.isGradMode(), false);
+            // "train" only means: no inference-mode guard. The thread's grad mode decides about autograd, as for any
+            // other op, and results stay normal tensors that DJL's own in-place ops may update.
+            long h = (long) RUN_METHOD.invoke(LIB, module.getHandle().longValue(), method, handles, true, false);
             result = (IValue) NEW_IVALUE.invoke(h);
             PtNDManager m = (PtNDManager) out;
             if (!result.isTuple()) {
@@ -188,6 +191,12 @@ public final class TorchScript implements AutoCloseable {
                 p[i] = (PtNDArray) a[i];
             }
             return IValue.listFrom(p);
+        }
+        if (v instanceof long[]) {
+            return IValue.listFrom((long[]) v);
+        }
+        if (v instanceof double[]) {
+            return IValue.listFrom((double[]) v);
         }
         if (v instanceof Boolean) {
             return IValue.from((Boolean) v);

@@ -1,7 +1,6 @@
 package dev.vitrim.reduce;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.model.VitConfig;
@@ -175,14 +174,16 @@ public final class AttentionPruning implements TokenReducer {
             }
             int b = t.batch();
             int m = t.patches();
-            float[] imp = view.clsAttention().get(new NDIndex(":, {}:", t.prefix)).toFloatArray();
-            for (int i = 0; i < b; i++) { // renormalise over the patches present
+            float[] row = view.clsAttention().toFloatArray(); // [B, prefix + M]
+            float[] imp = new float[b * m];
+            int n = t.prefix + m;
+            for (int i = 0; i < b; i++) { // the patches' share, renormalised over the patches present
                 float sum = 0;
                 for (int j = 0; j < m; j++) {
-                    sum += imp[i * m + j];
+                    sum += row[i * n + t.prefix + j];
                 }
                 for (int j = 0; j < m; j++) {
-                    imp[i * m + j] /= sum;
+                    imp[i * m + j] = row[i * n + t.prefix + j] / sum;
                 }
             }
             history.addLast(imp);

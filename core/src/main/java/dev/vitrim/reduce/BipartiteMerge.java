@@ -1,9 +1,6 @@
 package dev.vitrim.reduce;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.Shape;
 
 /**
  * ToMe's bipartite soft matching (Bolya et al., ICLR 2023): tokens alternate into sets A (even) and B (odd);
@@ -11,10 +8,9 @@ import ai.djl.ndarray.types.Shape;
  * merge into their matches (many-to-one) with a size-weighted average; prefix tokens never merge. Output
  * order: the unmerged A tokens in their original order, then all B tokens.
  *
- * <p>DJL has no scatter-add, so the many-to-one accumulation is one gather of rows and a product with a sparse
- * [out, r] weight matrix built in Java. The matching (best match, ordering, indices, weights, sizes and
- * positions) runs in Java on the copied similarities: engine calls, not arithmetic, are what ToMe's time at
- * batch 1 was made of.
+ * <p>The similarities and the merge are one TorchScript call each ({@link ReduceKernels}: the merge is the
+ * index-add DJL lacks); the matching (best match, ordering, indices, weights, sizes and positions) runs in Java on
+ * the copied similarities: engine calls, not arithmetic, are what ToMe's time at batch 1 was made of.
  */
 public final class BipartiteMerge {
     private BipartiteMerge() {}
@@ -40,102 +36,54 @@ public final class BipartiteMerge {
         int nb = n / 2;
         int keep = na - r;
         int out = n - r;
-        NDManager mgr = t.x.getManager();
-        float[] scores = similarities(metric, b, n, na, nb);
-        // Per image, the rows of x (viewed as [B·N, C]) to gather: the output tokens (unmerged A in order, then
-        // every B), then the r sources, then the B tokens that receive them (up to r). Output token
-        // o = x[self] + Σ_c h[o,c]·x[extra c]: a source weighs its share of the merged size, a receiving token's own
-        // row gets its share minus 1. That is ToMe's size-weighted average, with one pass over x for the gather and
-        // one for the sum; every other token is copied as it is.
-        int extra = 2 * r;
-        int g = out + extra;
-        long[] rows = new long[b * g];
-        float[] h = new float[b * out * extra];
+        float[] scores = ReduceKernels.similarity(metric).toFloatArray();
+        // Per image: output row o = w[o]·x[keep o] + Σ over the sources merged into it of w[s]·x[source s]. The
+        // output tokens are the unmerged A in order (weight 1), then every B; a B token that receives sources
+        // weighs its share of the merged size, and so does each source: ToMe's size-weighted average. The
+        // indices (rows of x viewed as [B·N, C]) and weights go to the engine as lists; one gather-and-add there.
+        long[] index = new long[b * (out + 2 * r)];
+        double[] w = new double[b * (out + r)];
         long[] pos = new long[b * out];
         float[] sizes = new float[b * out];
-        float[] oneHot = t.source == null ? null : new float[b * out * extra];
-        int[] slot = new int[nb];
+        int srcAt = b * out;
+        int dstAt = b * (out + r);
         Match match = new Match(na, nb, t.prefix);
         for (int i = 0; i < b; i++) {
             match.run(scores, i * na * nb, r);
             int tok = i * n;
             int o = i * out;
-            int ri = i * g;
             for (int k = 0; k < keep; k++) {
                 int a = match.order[r + k]; // the unmerged A tokens, in index order
-                rows[ri + k] = tok + 2L * a;
+                index[o + k] = tok + 2L * a;
                 pos[o + k] = t.positions[tok + 2 * a];
                 sizes[o + k] = t.size(tok + 2 * a);
             }
             for (int j = 0; j < nb; j++) {
-                rows[ri + keep + j] = tok + 2L * j + 1;
+                index[o + keep + j] = tok + 2L * j + 1;
                 pos[o + keep + j] = t.positions[tok + 2 * j + 1];
                 sizes[o + keep + j] = t.size(tok + 2 * j + 1);
-                slot[j] = -1;
-            }
-            int receivers = 0;
-            for (int q = 0; q < r; q++) {
-                int src = match.order[q];
-                int j = match.best[src];
-                rows[ri + out + q] = tok + 2L * src;
-                sizes[o + keep + j] += t.size(tok + 2 * src);
-                if (slot[j] < 0) {
-                    slot[j] = receivers;
-                    rows[ri + out + r + receivers++] = tok + 2L * j + 1;
-                }
-            }
-            for (int u = receivers; u < r; u++) {
-                rows[ri + out + r + u] = tok; // unused: weight 0
             }
             for (int q = 0; q < r; q++) {
                 int src = match.order[q];
-                int j = match.best[src];
-                int row = (o + keep + j) * extra;
-                h[row + q] = t.size(tok + 2 * src) / sizes[o + keep + j];
-                h[row + r + slot[j]] = t.size(tok + 2 * j + 1) / sizes[o + keep + j] - 1f;
-                if (oneHot != null) {
-                    oneHot[row + q] = 1f;
-                }
+                index[srcAt + i * r + q] = tok + 2L * src;
+                index[dstAt + i * r + q] = o + keep + match.best[src];
+                sizes[o + keep + match.best[src]] += t.size(tok + 2 * src);
+            }
+            for (int k = 0; k < out; k++) {
+                w[o + k] = t.size((int) index[o + k]) / sizes[o + k];
+            }
+            for (int q = 0; q < r; q++) {
+                w[srcAt + i * r + q] = t.size((int) index[srcAt + i * r + q]) / sizes[(int) index[dstAt + i * r + q]];
             }
         }
-        NDArray rowArr = mgr.create(rows);
-        NDArray xg = Tokens.rowsOf(t.x, rowArr, g);
-        NDArray x = xg.get(new NDIndex(":, :{}, :", out)).add(mgr.create(h, new Shape(b, out, extra))
-                .matMul(xg.get(new NDIndex(":, {}:, :", out))));
+        NDArray x = ReduceKernels.merge(t.x, index, w, out, r);
         NDArray source = null;
         if (t.source != null) { // which original tokens each token holds: merged by summing
-            NDArray sg = Tokens.rowsOf(t.source, rowArr, g);
-            source = sg.get(new NDIndex(":, :{}, :", out)).add(mgr.create(oneHot, new Shape(b, out, extra))
-                    .matMul(sg.get(new NDIndex(":, {}:, :", out))));
+            double[] ones = new double[w.length];
+            java.util.Arrays.fill(ones, 1.0);
+            source = ReduceKernels.merge(t.source, index, ones, out, r);
         }
         return new Tokens(x, sizes, pos, t.prefix, t.stash, null, null, source);
-    }
-
-    /**
-     * Cosine similarities of every A token (2a) to every B token (2j+1), [B,na,nb]. At batch 1 one Gram product
-     * on the engine normalised here (cosine = g_ij / sqrt(g_ii g_jj)): three engine calls, where the four times
-     * larger product costs less than the calls it saves. At larger batches the normalised A·Bᵀ, as ToMe computes
-     * it: the quarter-size product and copy win there.
-     */
-    static float[] similarities(NDArray metric, int b, int n, int na, int nb) {
-        if (b > 1) {
-            NDArray m = metric.div(metric.norm(new int[] {2}, true));
-            return m.get(new NDIndex(":, ::2, :")).matMul(m.get(new NDIndex(":, 1::2, :")).transpose(0, 2, 1))
-                    .toFloatArray();
-        }
-        float[] gram = metric.matMul(metric.transpose(0, 2, 1)).toFloatArray(); // [1,N,N]
-        float[] scores = new float[na * nb];
-        float[] inv = new float[n];
-        for (int u = 0; u < n; u++) {
-            inv[u] = (float) (1.0 / Math.sqrt(gram[u * n + u]));
-        }
-        for (int a = 0; a < na; a++) {
-            int row = 2 * a * n;
-            for (int j = 0; j < nb; j++) {
-                scores[a * nb + j] = gram[row + 2 * j + 1] * inv[2 * a] * inv[2 * j + 1];
-            }
-        }
-        return scores;
     }
 
     /**

@@ -1,0 +1,83 @@
+package dev.vitrim.reduce;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.vitrim.model.Torch;
+import dev.vitrim.model.TorchScript;
+
+/**
+ * The reducers' work on the engine as TorchScript methods, one crossing each: gathering token rows, ToMe's
+ * similarities and its size-weighted many-to-one merge (an index-add, which DJL does not offer). Indices and weights
+ * are computed in Java and cross as plain lists. Between the blocks of a forward every DJL call costs several times
+ * what it costs in a tight loop (the caches are full of the block's weights), so calls, not arithmetic, are what
+ * these steps were made of. Compiled once per JVM; architecture-independent.
+ */
+final class ReduceKernels {
+    private ReduceKernels() {}
+
+    static final String SOURCE = String.join("\n",
+            "class Reduce(Module):",
+            "  __parameters__ = []",
+            "  __buffers__ = []",
+            "  training : bool",
+            // rows (numbers of rows of a viewed as [B*N, ...]), k per image -> [B, k, ...]
+            "  def rows(self: __torch__.Reduce, a: Tensor, rows: List[int], k: int) -> Tensor:",
+            "    idx = torch.tensor(rows, dtype=4, device=a.device)",
+            "    shape = a.size()",
+            "    return a.flatten(0, 1).index_select(0, idx).reshape([shape[0], k] + shape[2:])",
+            // cosine similarity of the even tokens to the odd ones, [B, ceil(N/2), floor(N/2)]
+            "  def similarity(self: __torch__.Reduce, metric: Tensor) -> Tensor:",
+            "    m = torch.div(metric, torch.norm(metric, 2, [-1], True))",
+            "    return torch.matmul(m[:, 0::2, :], m[:, 1::2, :].transpose(1, 2))",
+            // out rows per image: w_o * a[keep_o] plus, for each of r sources per image, w_s * a[src_s] added to row
+            // dst_s (an output row number of [B*out]); index = keep (B*out) ++ src (B*r) ++ dst (B*r),
+            // weight = w_o (B*out) ++ w_s (B*r)
+            "  def merge(self: __torch__.Reduce, a: Tensor, index: List[int], weight: List[float], out: int,",
+            "      r: int) -> Tensor:",
+            "    shape = a.size()",
+            "    b = shape[0]",
+            "    idx = torch.tensor(index, dtype=4, device=a.device)",
+            "    w = torch.tensor(weight, dtype=6, device=a.device).unsqueeze(1)",
+            "    flat = a.flatten(0, 1)",
+            "    y = torch.mul(flat.index_select(0, idx.narrow(0, 0, b * out)), w.narrow(0, 0, b * out))",
+            "    s = torch.mul(flat.index_select(0, idx.narrow(0, b * out, b * r)), w.narrow(0, b * out, b * r))",
+            "    y = y.index_add_(0, idx.narrow(0, b * out + b * r, b * r), s)",
+            "    return y.reshape([b, out] + shape[2:])",
+            "");
+
+    private static volatile TorchScript script;
+
+    private static TorchScript script() {
+        TorchScript s = script;
+        if (s == null) {
+            synchronized (ReduceKernels.class) {
+                s = script;
+                if (s == null) {
+                    NDManager keep = Torch.newManager(); // lives as long as the JVM, like the compiled code
+                    s = TorchScript.compile(keep, "Reduce", SOURCE);
+                    script = s;
+                }
+            }
+        }
+        return s;
+    }
+
+    /** {@code a} [B,N,…] at {@code rows} (numbers of rows of {@code a} viewed as [B·N, …], k per image) → [B,k,…]. */
+    static NDArray rows(NDArray a, long[] rows, int k) {
+        return script().call("rows", a.getManager(), a, rows, k)[0];
+    }
+
+    /** Cosine similarities of tokens 0, 2, 4, … to tokens 1, 3, 5, … of {@code metric} [B,N,K]: [B,⌈N/2⌉,⌊N/2⌋]. */
+    static NDArray similarity(NDArray metric) {
+        return script().call("similarity", metric.getManager(), metric)[0];
+    }
+
+    /**
+     * Output row o (of [B·out]) = {@code weight[o]}·a[{@code index[o]}] + Σ over sources s with destination o of
+     * {@code weight[B·out+s]}·a[{@code index[B·out+s]}], where {@code index[B·out+B·r+s]} is that destination; rows of
+     * {@code a} [B,N,…] are counted as in [B·N, …]. Returns [B,out,…].
+     */
+    static NDArray merge(NDArray a, long[] index, double[] weight, int out, int r) {
+        return script().call("merge", a.getManager(), a, index, weight, out, r)[0];
+    }
+}
