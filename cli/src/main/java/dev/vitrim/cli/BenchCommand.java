@@ -15,6 +15,7 @@ import dev.vitrim.model.Torch;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.model.VitConfig;
 import dev.vitrim.reduce.Reducers;
+import dev.vitrim.reduce.SameCounts;
 import dev.vitrim.reduce.TokenReducer;
 import java.io.PrintWriter;
 import java.util.List;
@@ -32,11 +33,14 @@ import picocli.CommandLine.Spec;
                 "With --reduce, the reduced and the unreduced model run interleaved in one process (baseline, "
                         + "reduced, baseline, …) and the speedup is the ratio of their medians; --json then prints "
                         + "{reduce, batch, gmacs, baseline_gmacs, images_per_s, baseline_images_per_s, speedup} "
-                        + "(an array of these for several batch sizes).",
+                        + "(an array of these for several batch sizes). --same-counts adds a third model to the "
+                        + "rotation: the reducer's token counts with none of its work (same_counts_speedup, "
+                        + "reducer_cost).",
                 "", "With --arch the weights are random (speed does not depend on them; token selection does a "
                         + "little, so use a trained --model for reduced timings that matter)."},
         footer = {"", "Examples:", "  vitrim bench --arch vit_small_patch16_224 --batch 1,8,32",
-                "  vitrim bench --arch vit_base_patch16_224 --batch 8 --reduce tome:r=13 --json"})
+                "  vitrim bench --arch vit_base_patch16_224 --batch 8 --reduce tome:r=13 --json",
+                "  vitrim bench --arch vit_small_patch16_224 --batch 1 --reduce attn --same-counts"})
 public final class BenchCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -71,6 +75,11 @@ public final class BenchCommand implements Callable<Integer> {
             + "schedule to measure a learned scorer's own cost.")
     String baseline;
 
+    @Option(names = "--same-counts", description = "With --reduce: also time the reducer's token counts without "
+            + "its work (the first patches kept wherever it changes the count): what the counts alone gain over the "
+            + "baseline, and what the reducer's own scoring and merging cost on top.")
+    boolean sameCounts;
+
     @Override
     public Integer call() throws Exception {
         for (int b : batches) {
@@ -87,14 +96,16 @@ public final class BenchCommand implements Callable<Integer> {
         TokenReducer r = reduce.reducer(cfg, recorded);
         TokenReducer base = Reducers.parse(baseline, recorded);
         base.validate(cfg);
-        if (r == Reducers.NONE && base != Reducers.NONE) {
-            throw new VitrimException("--baseline needs --reduce (the reducer timed against it)");
+        if (r == Reducers.NONE && (base != Reducers.NONE || sameCounts)) {
+            throw new VitrimException((sameCounts ? "--same-counts" : "--baseline")
+                    + " needs --reduce (the reducer timed against it)");
         }
+        TokenReducer counts = sameCounts ? new SameCounts(r, cfg) : null;
         try (VisionTransformer vit = model.load()) {
             if (r == Reducers.NONE) {
                 plain(vit);
             } else {
-                compared(vit, r, base);
+                compared(vit, r, base, counts);
             }
         }
         return 0;
@@ -161,7 +172,8 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private void compared(VisionTransformer vit, TokenReducer r, TokenReducer against) throws Exception {
+    private void compared(VisionTransformer vit, TokenReducer r, TokenReducer against, TokenReducer counts)
+            throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         VitConfig c = vit.config();
         long base = Macs.plan(c, against).macs();
@@ -173,12 +185,16 @@ public final class BenchCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "%s, %s: %.3f GMACs/image%s vs %.3f %s (%.2fx fewer)%n", model.name(),
                     r.spec(), plan.gmacs(), r.perImageCounts() ? " at most" : "", base / 1e9, baseName,
                     (double) base / plan.macs());
-            out.printf(Locale.ROOT, "%6s %14s %14s %9s %11s%n", "batch", "images/s", "baseline", "speedup", "MAC ratio");
+            out.printf(Locale.ROOT, "%6s %14s %14s %9s %11s%s%n", "batch", "images/s", "baseline", "speedup",
+                    "MAC ratio", counts == null ? "" : String.format(Locale.ROOT, " %14s %13s", "same counts",
+                            "reducer cost"));
         }
         for (int b : batches) {
-            Benchmark.Timing[] t = onBatch(vit, b, (m, x) -> Benchmark.interleaved(
-                    Benchmark.forward(m, x, vit, against), Benchmark.forward(m, x, vit, r), warmup, runs, 1000,
-                    seconds));
+            Benchmark.Timing[] t = onBatch(vit, b, (m, x) -> counts == null
+                    ? Benchmark.interleaved(warmup, runs, 1000, seconds, Benchmark.forward(m, x, vit, against),
+                            Benchmark.forward(m, x, vit, r))
+                    : Benchmark.interleaved(warmup, runs, 1000, seconds, Benchmark.forward(m, x, vit, against),
+                            Benchmark.forward(m, x, vit, r), Benchmark.forward(m, x, vit, counts)));
             double baseIps = b / (t[0].medianMs() / 1e3);
             double ips = b / (t[1].medianMs() / 1e3);
             ObjectNode o = rows.addObject();
@@ -186,9 +202,16 @@ public final class BenchCommand implements Callable<Integer> {
                     .put("baseline_gmacs", base / 1e9)
                     .put("images_per_s", ips).put("baseline_images_per_s", baseIps).put("speedup", ips / baseIps)
                     .put("mac_ratio", (double) base / plan.macs()).put("runs", t[0].runs());
+            String extra = "";
+            if (counts != null) {
+                double countsIps = b / (t[2].medianMs() / 1e3);
+                o.put("same_counts_images_per_s", countsIps).put("same_counts_speedup", countsIps / baseIps)
+                        .put("reducer_cost", countsIps / ips - 1);
+                extra = String.format(Locale.ROOT, " %13.2fx %12.1f%%", countsIps / baseIps, 100 * (countsIps / ips - 1));
+            }
             if (!json) {
-                out.printf(Locale.ROOT, "%6d %14.2f %14.2f %8.2fx %10.2fx%n", b, ips, baseIps, ips / baseIps,
-                        (double) base / plan.macs());
+                out.printf(Locale.ROOT, "%6d %14.2f %14.2f %8.2fx %10.2fx%s%n", b, ips, baseIps, ips / baseIps,
+                        (double) base / plan.macs(), extra);
                 out.flush();
             }
         }

@@ -378,6 +378,29 @@ class CliTest {
     }
 
     @Test
+    void benchSameCountsTimesTheCountsWithoutTheReducer() throws Exception {
+        Run r = run("bench", "--model", DEEP.toString(), "--heads", "4", "--batch", "2", "--reduce", "tome:r=10",
+                "--same-counts", "--warmup", "1", "--runs", "2", "--seconds", "0", "--json");
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode o = new ObjectMapper().readTree(r.out());
+        double counts = o.get("same_counts_images_per_s").asDouble();
+        assertThat(o.get("same_counts_speedup").asDouble()).isCloseTo(counts / o.get("baseline_images_per_s").asDouble(),
+                org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(o.get("reducer_cost").asDouble()).isCloseTo(counts / o.get("images_per_s").asDouble() - 1,
+                org.assertj.core.data.Offset.offset(1e-9));
+        Run text = run("bench", "--model", DEEP.toString(), "--heads", "4", "--batch", "1", "--reduce", "tome:r=10",
+                "--same-counts", "--warmup", "0", "--runs", "1", "--seconds", "0");
+        assertThat(text.out()).contains("same counts").contains("reducer cost");
+        Run perImage = run("bench", "--model", DEEP.toString(), "--heads", "4", "--reduce", "attn:mass=0.9",
+                "--same-counts");
+        assertThat(perImage.status()).isEqualTo(2);
+        assertThat(perImage.err()).contains("--same-counts").contains("per image");
+        Run alone = run("bench", "--model", DEEP.toString(), "--heads", "4", "--same-counts");
+        assertThat(alone.status()).isEqualTo(2);
+        assertThat(alone.err()).contains("--same-counts needs --reduce");
+    }
+
+    @Test
     void explainDrawsAPicture() throws Exception {
         Path png = tmp.resolve("explain.png");
         Run r = run("explain", "--model", DEEP.toString(), "--heads", "4", "--reduce", "tome:r=16",

@@ -51,26 +51,33 @@ public final class Benchmark {
      */
     public static Timing[] interleaved(Runnable a, Runnable b, int warmup, int minRuns, int maxRuns,
                                        double minSeconds) {
+        return interleaved(warmup, minRuns, maxRuns, minSeconds, a, b);
+    }
+
+    /** {@link #interleaved(Runnable, Runnable, int, int, int, double)} for any number of bodies, in turn. */
+    public static Timing[] interleaved(int warmup, int minRuns, int maxRuns, double minSeconds, Runnable... bodies) {
         long w0 = System.nanoTime();
         for (int i = 0; i < warmup || warmingUp(warmup, w0); i++) {
-            a.run();
-            b.run();
+            for (Runnable body : bodies) {
+                body.run();
+            }
         }
-        double[] ta = new double[maxRuns];
-        double[] tb = new double[maxRuns];
+        double[][] t = new double[bodies.length][maxRuns];
         int n = 0;
         long start = System.nanoTime();
         while (n < maxRuns && (n < minRuns || (System.nanoTime() - start) / 1e9 < minSeconds)) {
-            long t0 = System.nanoTime();
-            a.run();
-            long t1 = System.nanoTime();
-            b.run();
-            long t2 = System.nanoTime();
-            ta[n] = (t1 - t0) / 1e6;
-            tb[n] = (t2 - t1) / 1e6;
+            for (int k = 0; k < bodies.length; k++) {
+                long t0 = System.nanoTime();
+                bodies[k].run();
+                t[k][n] = (System.nanoTime() - t0) / 1e6;
+            }
             n++;
         }
-        return new Timing[] {summary(ta, n), summary(tb, n)};
+        Timing[] out = new Timing[bodies.length];
+        for (int k = 0; k < bodies.length; k++) {
+            out[k] = summary(t[k], n);
+        }
+        return out;
     }
 
     /**

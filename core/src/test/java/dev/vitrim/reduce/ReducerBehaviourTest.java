@@ -165,4 +165,33 @@ class ReducerBehaviourTest {
         assertThatThrownBy(() -> vit.forward(x, Reducers.parse("cropr"), null)).isInstanceOf(VitrimException.class)
                 .hasMessageContaining("no Cropr queries");
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tome:r=9", "evit:keep=0.6,at=1/3,fuse=true", "random:R=10,llf=true",
+        "random:R=7,llf=false", "attn:start=1,keep=0.7..0.4", "random:R=10,llf=false+tome:r=4"})
+    void sameCountsRunsTheReducersCountsKeepingTheFirstPatches(String spec) {
+        TokenReducer of = Reducers.parse(spec);
+        Trace plain = run(spec);
+        Trace counts = new Trace();
+        vit.forward(x, new SameCounts(of, vit.config()), counts);
+        for (int i = 0; i < 2; i++) {
+            List<Trace.Block> want = plain.images().get(i);
+            List<Trace.Block> got = counts.images().get(i);
+            for (int j = 0; j < want.size(); j++) {
+                assertThat(got.get(j).tokens()).as(spec + " block " + j).isEqualTo(want.get(j).tokens());
+                long[] pos = got.get(j).positions();
+                if (j < want.size() - 1 || pos.length < 197) { // LLF gives everything back to the last block
+                    for (int k = 0; k < pos.length; k++) {
+                        assertThat(pos[k]).as(spec + " block " + j).isEqualTo(k);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void sameCountsRefusesPerImageCounts() {
+        assertThatThrownBy(() -> new SameCounts(Reducers.parse("attn:mass=0.9"), vit.config()))
+                .isInstanceOf(VitrimException.class).hasMessageContaining("different number of tokens per image");
+    }
 }
