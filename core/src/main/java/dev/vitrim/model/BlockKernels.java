@@ -24,7 +24,8 @@ final class BlockKernels implements AutoCloseable {
     private final TorchScript script;
     private final IValue[] attnWeights;
     private final IValue[] mlpWeights;
-    private final IValue noBias;
+    private final IValue noMask;
+    private final IValue noSizes;
     private final IValue yes;
     private final IValue no;
 
@@ -54,7 +55,8 @@ final class BlockKernels implements AutoCloseable {
             attnWeights[i] = TorchScript.constant(a.toArray(new NDArray[0]));
             mlpWeights[i] = TorchScript.constant(m.toArray(new NDArray[0]));
         }
-        noBias = TorchScript.constant(new NDArray[0]);
+        noMask = TorchScript.constant(new NDArray[0]);
+        noSizes = TorchScript.constant(new double[0]);
         yes = TorchScript.constant(true);
         no = TorchScript.constant(false);
     }
@@ -72,7 +74,7 @@ final class BlockKernels implements AutoCloseable {
         s.append("  __buffers__ = []\n");
         s.append("  training : bool\n");
         s.append("  def attention(self: __torch__.").append(CLASS).append(", x: Tensor, w: List[Tensor],\n");
-        s.append("      bias: List[Tensor], want_cls: bool, want_keys: bool, in_place: bool)");
+        s.append("      mask: List[Tensor], log_size: List[float], want_cls: bool, want_keys: bool, in_place: bool)");
         s.append(" -> Tuple[Tensor, Optional[Tensor], Optional[Tensor]]:\n");
         s.append("    b = x.size(0)\n");
         s.append("    n = x.size(1)\n");
@@ -82,11 +84,18 @@ final class BlockKernels implements AutoCloseable {
         s.append("    q = qkv[0]\n");
         s.append("    k = qkv[1]\n");
         s.append("    v = qkv[2]\n");
-        s.append("    mask: Optional[Tensor] = None\n");
-        s.append("    if len(bias) > 0:\n");
-        s.append("      mask = bias[0]\n");
+        // the bias added to the logits of every key: a padding mask and/or log(size) (proportional attention)
+        s.append("    bias: Optional[Tensor] = None\n");
+        s.append("    if len(mask) > 0:\n");
+        s.append("      bias = mask[0]\n");
+        s.append("    if len(log_size) > 0:\n");
+        s.append("      ls = torch.tensor(log_size, dtype=6, device=x.device).reshape([b, 1, 1, n])\n");
+        s.append("      if bias is None:\n");
+        s.append("        bias = ls\n");
+        s.append("      else:\n");
+        s.append("        bias = torch.add(bias, ls)\n");
         // the attention scale is folded into the query weights: scale 1
-        s.append("    o = torch.scaled_dot_product_attention(q, k, v, mask, 0.0, False, scale=1.0)\n");
+        s.append("    o = torch.scaled_dot_product_attention(q, k, v, bias, 0.0, False, scale=1.0)\n");
         s.append("    a = torch.linear(o.transpose(1, 2).reshape([b, n, ").append(c.width()).append("]), w[")
                 .append(proj).append("], w[").append(proj + 1).append("])\n");
         if (c.layerScale()) {
@@ -99,8 +108,8 @@ final class BlockKernels implements AutoCloseable {
         s.append("    cls: Optional[Tensor] = None\n");
         s.append("    if want_cls:\n");
         s.append("      logits = torch.matmul(q.narrow(2, 0, 1), k.transpose(-2, -1))\n");
-        s.append("      if mask is not None:\n");
-        s.append("        logits = torch.add(logits, mask)\n");
+        s.append("      if bias is not None:\n");
+        s.append("        logits = torch.add(logits, bias)\n");
         s.append("      cls = torch.softmax(logits, -1).mean([1]).squeeze(1)\n");
         s.append("    keys: Optional[Tensor] = None\n");
         s.append("    if want_keys:\n");
@@ -121,14 +130,16 @@ final class BlockKernels implements AutoCloseable {
 
     /**
      * Block {@code i}'s attention half: x + attention(norm1(x)) (with LayerScale), the result attached where
-     * {@code x} lives; {@code bias} [B,1,1,N] (or null) is added to the logits of every key; {@code view[0]} and
+     * {@code x} lives; {@code mask} [B,1,1,N] (or null) and {@code logSizes} [B·N] (or null: proportional attention's
+     * log(size) of every key) are added to the logits of every key; {@code view[0]} and
      * {@code view[1]} receive the CLS row averaged over heads [B,N] and the keys averaged over heads [B,N,hd] when
      * asked for.
      */
-    NDArray attention(int i, NDArray x, NDArray bias, boolean wantCls, boolean wantKeys, boolean inPlace,
-                      NDArray[] view) {
+    NDArray attention(int i, NDArray x, NDArray mask, double[] logSizes, boolean wantCls, boolean wantKeys,
+                      boolean inPlace, NDArray[] view) {
         NDArray[] r = script.call("attention", x.getManager(), x, attnWeights[i],
-                bias == null ? noBias : new NDArray[] {bias}, flag(wantCls), flag(wantKeys), flag(inPlace));
+                mask == null ? noMask : new NDArray[] {mask}, logSizes == null ? noSizes : logSizes, flag(wantCls),
+                flag(wantKeys), flag(inPlace));
         view[0] = r[1];
         view[1] = r[2];
         return r[0];
@@ -151,7 +162,8 @@ final class BlockKernels implements AutoCloseable {
         for (IValue v : mlpWeights) {
             v.close();
         }
-        noBias.close();
+        noMask.close();
+        noSizes.close();
         yes.close();
         no.close();
         script.close();

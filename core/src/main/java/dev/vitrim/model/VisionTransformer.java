@@ -481,23 +481,24 @@ public final class VisionTransformer implements AutoCloseable {
     /** One pre-norm transformer block, with the reducer's hooks between attention and MLP and after the MLP. */
     public Tokens block(int i, Tokens t, TokenReducer.Pass pass, boolean inPlace) {
         BlockWeights w = blocks[i];
-        NDArray bias = t.keyMask;
-        if (t.sizes != null && pass.proportionalAttention(i)) {
-            NDArray logSize = t.logSizeBias();
-            bias = bias == null ? logSize : bias.add(logSize);
-        }
+        boolean prop = t.sizes != null && pass.proportionalAttention(i);
         boolean cls = pass.needsClsAttention(i);
         boolean keys = pass.needsMeanKeys(i);
         NDArray[] view = new NDArray[2];
         NDArray x;
         if (eager) {
+            NDArray bias = t.keyMask;
+            if (prop) {
+                NDArray logSize = t.logSizeBias();
+                bias = bias == null ? logSize : bias.add(logSize);
+            }
             NDArray a = attention(w, layerNorm(t.x, w.norm1W, w.norm1B), bias, cls, keys, view, inPlace);
             if (w.ls1 != null) {
                 a = inPlace ? a.muli(w.ls1) : a.mul(w.ls1);
             }
             x = inPlace ? t.x.addi(a) : t.x.add(a);
         } else {
-            x = kernels.attention(i, t.x, bias, cls, keys, inPlace, view);
+            x = kernels.attention(i, t.x, t.keyMask, prop ? t.logSizes() : null, cls, keys, inPlace, view);
         }
         t = t.withX(x);
         if (cls || keys) {

@@ -101,6 +101,18 @@ public final class Tokens {
         return sizes == null ? 1f : sizes[row];
     }
 
+    /** log(size) of every token, row-major per image; null while every size is 1 (log 1 = 0). */
+    public double[] logSizes() {
+        if (sizes == null) {
+            return null;
+        }
+        double[] log = new double[sizes.length];
+        for (int i = 0; i < log.length; i++) {
+            log[i] = Math.log(sizes[i]);
+        }
+        return log;
+    }
+
     /**
      * Proportional attention's bias, log(size) of every key, as [B,1,1,N]; null while every size is 1 (log 1 = 0).
      */
