@@ -133,11 +133,11 @@ public final class BenchCommand implements Callable<Integer> {
         ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode doc = om.createObjectNode();
         doc.put("model", model.name()).put("gmacs", macs / 1e9).put("gemm_ceiling_gflops", ceiling)
-                .put("threads", ai.djl.pytorch.jni.JniUtils.getNumThreads());
+                .put("threads", ai.djl.pytorch.jni.JniUtils.getNumThreads()).put("cpu", Benchmark.cpu());
         ArrayNode rows = doc.putArray("results");
         if (!json) {
-            out.printf(Locale.ROOT, "%s: %.3f GMACs/image, fp32 matmul ceiling %.1f GFLOP/s, %d threads%n",
-                    model.name(), macs / 1e9, ceiling, doc.get("threads").asInt());
+            out.printf(Locale.ROOT, "%s: %.3f GMACs/image, fp32 matmul ceiling %.1f GFLOP/s, %d threads (%s)%n",
+                    model.name(), macs / 1e9, ceiling, doc.get("threads").asInt(), doc.get("cpu").asText());
             out.printf(Locale.ROOT, "%6s %10s %10s %10s %9s %6s%n", "batch", "images/s", "ms/image", "GFLOP/s",
                     "% ceiling", "runs");
         }

@@ -93,6 +93,27 @@ public final class Benchmark {
         };
     }
 
+    /**
+     * The processor, as Linux names it, and its widest vector extension (AVX-512 or AVX2), e.g. "AMD EPYC, AVX2":
+     * speed figures mean little without it. "unknown" where /proc/cpuinfo cannot be read.
+     */
+    public static String cpu() {
+        try {
+            String info = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/cpuinfo"));
+            String name = "unknown";
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^model name\\s*:\\s*(.+)$").matcher(info);
+            if (m.find()) {
+                name = m.group(1).trim();
+            }
+            java.util.regex.Matcher f = java.util.regex.Pattern.compile("(?m)^flags\\s*:(.*)$").matcher(info);
+            String flags = f.find() ? " " + f.group(1) + " " : "";
+            String simd = flags.contains(" avx512f ") ? "AVX-512" : flags.contains(" avx2 ") ? "AVX2" : "no AVX2";
+            return name + ", " + simd;
+        } catch (java.io.IOException | RuntimeException e) {
+            return "unknown";
+        }
+    }
+
     private static boolean warmingUp(int warmup, long since) {
         return warmup > 0 && (System.nanoTime() - since) / 1e9 < WARMUP_SECONDS;
     }
