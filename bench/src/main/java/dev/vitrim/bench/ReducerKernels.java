@@ -92,7 +92,7 @@ public class ReducerKernels {
     @Benchmark
     public float evitSelectAndFuse() {
         try (NDManager m = base.newSubManager()) {
-            Tokens t = evit.afterAttention(3, tokens(m), new AttentionView(cls, null));
+            Tokens t = evit.afterAttention(3, tokens(m), new AttentionView(cls, null, null));
             return t.x.get(0, 0, 0).getFloat();
         }
     }

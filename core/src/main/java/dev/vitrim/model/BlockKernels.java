@@ -10,7 +10,7 @@ import java.util.Map;
  * The two halves of a transformer block as TorchScript methods, generated for one architecture (width, heads, eps,
  * qkv bias and LayerScale are written into the source as constants): {@code attention} (norm1, qkv, fused
  * scaled-dot-product attention, projection, LayerScale, residual; plus, when a reducer asks, the CLS row of the
- * attention averaged over heads and the keys averaged over heads) and {@code mlp} (norm2, fc1, exact GELU, fc2,
+ * attention averaged over heads, the keys averaged over heads and ToMe's similarity of them) and {@code mlp} (norm2, fc1, exact GELU, fc2,
  * LayerScale, residual). Each is one crossing into libtorch instead of a dozen DJL calls, and the attention is
  * libtorch's fused kernel, which never writes the [B,H,N,N] probabilities out: that is what the eager composition
  * of matMul, softmax and matMul cannot avoid.
@@ -74,8 +74,8 @@ final class BlockKernels implements AutoCloseable {
         s.append("  __buffers__ = []\n");
         s.append("  training : bool\n");
         s.append("  def attention(self: __torch__.").append(CLASS).append(", x: Tensor, w: List[Tensor],\n");
-        s.append("      mask: List[Tensor], log_size: List[float], want_cls: bool, want_keys: bool, in_place: bool)");
-        s.append(" -> Tuple[Tensor, Optional[Tensor], Optional[Tensor]]:\n");
+        s.append("      mask: List[Tensor], log_size: List[float], want_cls: bool, want_keys: bool, want_sim: bool,\n");
+        s.append("      in_place: bool) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor], Optional[Tensor]]:\n");
         s.append("    b = x.size(0)\n");
         s.append("    n = x.size(1)\n");
         s.append("    y = torch.layer_norm(x, [").append(c.width()).append("], w[0], w[1], ").append(eps).append(")\n");
@@ -112,9 +112,15 @@ final class BlockKernels implements AutoCloseable {
         s.append("        logits = torch.add(logits, bias)\n");
         s.append("      cls = torch.softmax(logits, -1).mean([1]).squeeze(1)\n");
         s.append("    keys: Optional[Tensor] = None\n");
-        s.append("    if want_keys:\n");
-        s.append("      keys = k.mean([1])\n");
-        s.append("    return (x, cls, keys)\n");
+        s.append("    sim: Optional[Tensor] = None\n");
+        s.append("    if want_keys or want_sim:\n");
+        s.append("      mk = k.mean([1])\n");
+        s.append("      if want_keys:\n");
+        s.append("        keys = mk\n");
+        s.append("      if want_sim:\n");
+        s.append("        mn = torch.div(mk, torch.norm(mk, 2, [-1], True))\n");
+        s.append("        sim = torch.matmul(mn[:, 0::2, :], mn[:, 1::2, :].transpose(1, 2))\n");
+        s.append("    return (x, cls, keys, sim)\n");
         s.append("  def mlp(self: __torch__.").append(CLASS).append(", x: Tensor, w: List[Tensor], in_place: bool)");
         s.append(" -> Tensor:\n");
         s.append("    y = torch.layer_norm(x, [").append(c.width()).append("], w[0], w[1], ").append(eps).append(")\n");
@@ -131,17 +137,18 @@ final class BlockKernels implements AutoCloseable {
     /**
      * Block {@code i}'s attention half: x + attention(norm1(x)) (with LayerScale), the result attached where
      * {@code x} lives; {@code mask} [B,1,1,N] (or null) and {@code logSizes} [B·N] (or null: proportional attention's
-     * log(size) of every key) are added to the logits of every key; {@code view[0]} and
-     * {@code view[1]} receive the CLS row averaged over heads [B,N] and the keys averaged over heads [B,N,hd] when
-     * asked for.
+     * log(size) of every key) are added to the logits of every key; {@code view[0]}, {@code view[1]} and
+     * {@code view[2]} receive the CLS row averaged over heads [B,N], the keys averaged over heads [B,N,hd] and their
+     * bipartite cosine similarity [B,⌈N/2⌉,⌊N/2⌋] when asked for.
      */
     NDArray attention(int i, NDArray x, NDArray mask, double[] logSizes, boolean wantCls, boolean wantKeys,
-                      boolean inPlace, NDArray[] view) {
+                      boolean wantSimilarity, boolean inPlace, NDArray[] view) {
         NDArray[] r = script.call("attention", x.getManager(), x, attnWeights[i],
                 mask == null ? noMask : new NDArray[] {mask}, logSizes == null ? noSizes : logSizes, flag(wantCls),
-                flag(wantKeys), flag(inPlace));
+                flag(wantKeys), flag(wantSimilarity), flag(inPlace));
         view[0] = r[1];
         view[1] = r[2];
+        view[2] = r[3];
         return r[0];
     }
 

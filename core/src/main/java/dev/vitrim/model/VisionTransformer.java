@@ -484,7 +484,8 @@ public final class VisionTransformer implements AutoCloseable {
         boolean prop = t.sizes != null && pass.proportionalAttention(i);
         boolean cls = pass.needsClsAttention(i);
         boolean keys = pass.needsMeanKeys(i);
-        NDArray[] view = new NDArray[2];
+        boolean sim = pass.needsKeySimilarity(i);
+        NDArray[] view = new NDArray[3];
         NDArray x;
         if (eager) {
             NDArray bias = t.keyMask;
@@ -492,17 +493,20 @@ public final class VisionTransformer implements AutoCloseable {
                 NDArray logSize = t.logSizeBias();
                 bias = bias == null ? logSize : bias.add(logSize);
             }
-            NDArray a = attention(w, layerNorm(t.x, w.norm1W, w.norm1B), bias, cls, keys, view, inPlace);
+            NDArray a = attention(w, layerNorm(t.x, w.norm1W, w.norm1B), bias, cls, keys || sim, view, inPlace);
+            if (sim) {
+                view[2] = keySimilarity(view[1]);
+            }
             if (w.ls1 != null) {
                 a = inPlace ? a.muli(w.ls1) : a.mul(w.ls1);
             }
             x = inPlace ? t.x.addi(a) : t.x.add(a);
         } else {
-            x = kernels.attention(i, t.x, t.keyMask, prop ? t.logSizes() : null, cls, keys, inPlace, view);
+            x = kernels.attention(i, t.x, t.keyMask, prop ? t.logSizes() : null, cls, keys, sim, inPlace, view);
         }
         t = t.withX(x);
-        if (cls || keys) {
-            t = pass.afterAttention(i, t, new AttentionView(view[0], view[1]));
+        if (cls || keys || sim) {
+            t = pass.afterAttention(i, t, new AttentionView(view[0], keys ? view[1] : null, view[2]));
         } else {
             t = pass.afterAttention(i, t, AttentionView.NONE);
         }
@@ -549,6 +553,12 @@ public final class VisionTransformer implements AutoCloseable {
         }
         NDArray o = attn.matMul(v).transpose(0, 2, 1, 3).reshape(b, n, cfg.width());
         return linear(o, w.projW, w.projB);
+    }
+
+    /** Cosine similarity of the even to the odd tokens of {@code meanKeys} [B,N,K] (ToMe's A·Bᵀ), plain operators. */
+    private static NDArray keySimilarity(NDArray meanKeys) {
+        NDArray m = meanKeys.div(meanKeys.norm(new int[] {2}, true));
+        return m.get(new NDIndex(":, ::2, :")).matMul(m.get(new NDIndex(":, 1::2, :")).transpose(0, 2, 1));
     }
 
     /** Final norm, pooling and classifier. Padded tokens (per-image counts) are left out of the mean. */

@@ -26,6 +26,14 @@ public final class BipartiteMerge {
      * @param r      tokens to remove; clamped to {@link #maxR}
      */
     public static Tokens merge(Tokens t, NDArray metric, int r) {
+        return Math.min(r, maxR(t.count(), t.prefix)) <= 0 ? t : mergeScored(t, ReduceKernels.similarity(metric), r);
+    }
+
+    /**
+     * {@link #merge} from the similarities themselves, [B,⌈N/2⌉,⌊N/2⌋] (cosine of token 2a to token 2j+1), as the
+     * attention kernel computes them ({@link AttentionView#keySimilarity}).
+     */
+    public static Tokens mergeScored(Tokens t, NDArray similarity, int r) {
         int n = t.count();
         r = Math.min(r, maxR(n, t.prefix));
         if (r <= 0) {
@@ -36,7 +44,7 @@ public final class BipartiteMerge {
         int nb = n / 2;
         int keep = na - r;
         int out = n - r;
-        float[] scores = ReduceKernels.similarity(metric).toFloatArray();
+        float[] scores = similarity.toFloatArray();
         // Per image: output row o = w[o]·x[keep o] + Σ over the sources merged into it of w[s]·x[source s]. The
         // output tokens are the unmerged A in order (weight 1), then every B; a B token that receives sources
         // weighs its share of the merged size, and so does each source: ToMe's size-weighted average. The

@@ -204,6 +204,11 @@ public final class Reducers {
                 }
 
                 @Override
+                public boolean needsKeySimilarity(int block) {
+                    return passes.stream().anyMatch(p -> p.needsKeySimilarity(block));
+                }
+
+                @Override
                 public boolean proportionalAttention(int block) {
                     return passes.stream().anyMatch(p -> p.proportionalAttention(block));
                 }
@@ -213,7 +218,8 @@ public final class Reducers {
                     // a reducer that changed the tokens invalidates the attention view for the next one
                     Tokens cur = t;
                     for (Pass p : passes) {
-                        if (cur != t && (p.needsClsAttention(block) || p.needsMeanKeys(block))) {
+                        if (cur != t && (p.needsClsAttention(block) || p.needsMeanKeys(block)
+                                || p.needsKeySimilarity(block))) {
                             throw new VitrimException("--reduce '" + spec() + "': two reducers act on the attention "
                                     + "of block " + block + "; give them different blocks");
                         }

@@ -96,7 +96,7 @@ public final class ToMe implements TokenReducer {
         validate(c);
         return new Pass() {
             @Override
-            public boolean needsMeanKeys(int block) {
+            public boolean needsKeySimilarity(int block) {
                 return requested(block, c.depth()) > 0;
             }
 
@@ -112,7 +112,7 @@ public final class ToMe implements TokenReducer {
                     return t;
                 }
                 Reducers.requireUniform(t, "tome");
-                return BipartiteMerge.merge(t, view.meanKeys(), rr);
+                return BipartiteMerge.mergeScored(t, view.keySimilarity(), rr);
             }
         };
     }

@@ -53,6 +53,11 @@ public interface TokenReducer {
             return false;
         }
 
+        /** ToMe's bipartite similarity of the mean keys ({@link AttentionView#keySimilarity}). */
+        default boolean needsKeySimilarity(int block) {
+            return false;
+        }
+
         /** ToMe's proportional attention: log(size) added to the attention logits of each key. */
         default boolean proportionalAttention(int block) {
             return false;

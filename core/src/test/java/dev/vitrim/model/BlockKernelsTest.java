@@ -104,7 +104,10 @@ class BlockKernelsTest {
         }
     }
 
-    /** What a block's attention exposes: the CLS row and the mean keys, with a padding mask and size bias. */
+    /**
+     * What a block's attention exposes: the CLS row, the mean keys and their similarity, with a padding mask and size
+     * bias.
+     */
     @Test
     void theAttentionViewIsThePlainOne() {
         VitConfig c = arch(true, true, false, false);
@@ -137,6 +140,11 @@ class BlockKernelsTest {
                     }
 
                     @Override
+                    public boolean needsKeySimilarity(int block) {
+                        return true;
+                    }
+
+                    @Override
                     public boolean proportionalAttention(int block) {
                         return true;
                     }
@@ -145,6 +153,7 @@ class BlockKernelsTest {
                     public Tokens afterAttention(int block, Tokens tk, AttentionView v) {
                         views.add(v.clsAttention().toFloatArray());
                         views.add(v.meanKeys().toFloatArray());
+                        views.add(v.keySimilarity().toFloatArray());
                         views.add(tk.x.toFloatArray());
                         return tk;
                     }
