@@ -30,8 +30,9 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * What each reducer itself costs per block on ViT-S/16 tokens [B,197,384], next to one transformer block:
- * the bookkeeping must stay small against the block it saves. Run: {@code scripts/jmh}.
+ * What each reducer itself costs per block on ViT-S/16 tokens [B,N,384] (N = {@code tokens}, 197 unless set, e.g.
+ * {@code -p tokens=100} for a pruned block), next to one transformer block: the bookkeeping must stay small against
+ * the block it saves. Run: {@code scripts/jmh}.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -43,6 +44,9 @@ public class ReducerKernels {
     @Param({"1", "8"})
     int batch;
 
+    @Param({"197"})
+    int tokens;
+
     VisionTransformer vit;
     NDManager base;
     NDArray x;
@@ -52,6 +56,8 @@ public class ReducerKernels {
     TokenReducer.Pass evit;
     TokenReducer.Pass random;
     TokenReducer.Pass none;
+    TokenReducer.Pass clsRow;
+    TokenReducer.Pass keySimilarity;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -59,14 +65,38 @@ public class ReducerKernels {
         Torch.inference();
         vit = VisionTransformer.random(Presets.get("vit_small_patch16_224"), 0);
         base = vit.manager().newSubManager();
-        x = base.randomNormal(new Shape(batch, 197, 384));
-        keys = base.randomNormal(new Shape(batch, 197, 64));
-        cls = base.randomUniform(0, 1, new Shape(batch, 197)).softmax(-1);
+        x = base.randomNormal(new Shape(batch, tokens, 384));
+        keys = base.randomNormal(new Shape(batch, tokens, 64));
+        cls = base.randomUniform(0, 1, new Shape(batch, tokens)).softmax(-1);
         query = base.randomNormal(new Shape(384, 1));
         Tokens t = Tokens.initial(x, 1);
         evit = Reducers.parse("evit:keep=0.7,at=3/6/9").begin(vit, t);
         random = Reducers.parse("random:R=8,llf=true").begin(vit, t);
         none = Reducers.NONE.begin(vit, t);
+        clsRow = new TokenReducer.Pass() { // what attn and EViT ask of attention, read back as they do
+            @Override
+            public boolean needsClsAttention(int block) {
+                return true;
+            }
+
+            @Override
+            public Tokens afterAttention(int block, Tokens t, AttentionView view) {
+                view.clsAttention().toFloatArray();
+                return t;
+            }
+        };
+        keySimilarity = new TokenReducer.Pass() { // what ToMe asks of attention, read back as it does
+            @Override
+            public boolean needsKeySimilarity(int block) {
+                return true;
+            }
+
+            @Override
+            public Tokens afterAttention(int block, Tokens t, AttentionView view) {
+                view.keySimilarity().toFloatArray();
+                return t;
+            }
+        };
     }
 
     @TearDown(Level.Trial)
@@ -116,8 +146,24 @@ public class ReducerKernels {
 
     @Benchmark
     public float transformerBlock() {
+        return block(none);
+    }
+
+    /** A block that also hands out the CLS attention row: the difference to {@link #transformerBlock} is its cost. */
+    @Benchmark
+    public float transformerBlockWithClsRow() {
+        return block(clsRow);
+    }
+
+    /** A block that also hands out ToMe's key similarities: the difference to {@link #transformerBlock}. */
+    @Benchmark
+    public float transformerBlockWithKeySimilarity() {
+        return block(keySimilarity);
+    }
+
+    private float block(TokenReducer.Pass pass) {
         try (NDManager m = base.newSubManager()) {
-            Tokens t = vit.block(5, tokens(m), none, false);
+            Tokens t = vit.block(5, tokens(m), pass, false);
             return t.x.get(0, 0, 0).getFloat();
         }
     }
