@@ -58,7 +58,9 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Batch sizes, comma separated (default: ${DEFAULT-VALUE}).")
     List<Integer> batches;
 
-    @Option(names = "--warmup", defaultValue = "3", description = "Unmeasured runs per batch size, and at least " + Benchmark.WARMUP_SECONDS + " s of them so the JIT has compiled the reducers' Java code (default: ${DEFAULT-VALUE}; 0: none).")
+    @Option(names = "--warmup", defaultValue = "3", description = "Unmeasured runs per batch size, and at least "
+            + Benchmark.WARMUP_SECONDS + " s of them so the JIT has compiled the reducers' Java code "
+            + "(default: ${DEFAULT-VALUE}; 0: none).")
     int warmup;
 
     @Option(names = "--runs", defaultValue = "10", description = "Minimum measured runs (default: ${DEFAULT-VALUE}).")

@@ -525,9 +525,9 @@ public final class VisionTransformer implements AutoCloseable {
     }
 
     /**
-     * Multi-head self-attention, composed of DJL operators (the reference for {@link BlockKernels}). {@code bias} [B,1,1,N] is added to the logits of each key (proportional
-     * attention, padding masks); {@code view[0]} receives the CLS row averaged over heads and {@code view[1]}
-     * the keys averaged over heads when asked for.
+     * Multi-head self-attention, composed of DJL operators (the reference for {@link BlockKernels}). {@code bias}
+     * [B,1,1,N] is added to the logits of each key (proportional attention, padding masks); {@code view[0]} receives
+     * the CLS row averaged over heads and {@code view[1]} the keys averaged over heads when asked for.
      */
     private NDArray attention(BlockWeights w, NDArray x, NDArray bias, boolean wantCls, boolean wantKeys,
                               NDArray[] view, boolean inPlace) {

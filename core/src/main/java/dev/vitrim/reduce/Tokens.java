@@ -120,11 +120,12 @@ public final class Tokens {
         if (sizes == null) {
             return null;
         }
-        float[] log = new float[sizes.length];
+        double[] log = logSizes();
+        float[] bias = new float[log.length];
         for (int i = 0; i < log.length; i++) {
-            log[i] = (float) Math.log(sizes[i]);
+            bias[i] = (float) log[i];
         }
-        return x.getManager().create(log, new Shape(batch(), 1, 1, count()));
+        return x.getManager().create(bias, new Shape(batch(), 1, 1, count()));
     }
 
     /**
