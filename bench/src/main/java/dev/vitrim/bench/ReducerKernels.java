@@ -73,27 +73,26 @@ public class ReducerKernels {
         evit = Reducers.parse("evit:keep=0.7,at=3/6/9").begin(vit, t);
         random = Reducers.parse("random:R=8,llf=true").begin(vit, t);
         none = Reducers.NONE.begin(vit, t);
-        clsRow = new TokenReducer.Pass() { // what attn and EViT ask of attention, read back as they do
+        clsRow = reading(true);
+        keySimilarity = reading(false);
+    }
+
+    /** A pass that asks attention for the CLS row (attn, EViT) or for ToMe's key similarities, and reads it back. */
+    private static TokenReducer.Pass reading(boolean clsRow) {
+        return new TokenReducer.Pass() {
             @Override
             public boolean needsClsAttention(int block) {
-                return true;
+                return clsRow;
             }
 
-            @Override
-            public Tokens afterAttention(int block, Tokens t, AttentionView view) {
-                view.clsAttention().toFloatArray();
-                return t;
-            }
-        };
-        keySimilarity = new TokenReducer.Pass() { // what ToMe asks of attention, read back as it does
             @Override
             public boolean needsKeySimilarity(int block) {
-                return true;
+                return !clsRow;
             }
 
             @Override
             public Tokens afterAttention(int block, Tokens t, AttentionView view) {
-                view.keySimilarity().toFloatArray();
+                (clsRow ? view.clsAttention() : view.keySimilarity()).toFloatArray();
                 return t;
             }
         };
