@@ -1,7 +1,6 @@
 package dev.vitrim.reduce;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import dev.vitrim.VitrimException;
@@ -102,24 +101,27 @@ public final class EVit implements TokenReducer {
                 int m = t.patches();
                 int k = left(m);
                 // selection in Java on the copied CLS rows; the engine gathers and fuses
-                NDArray clsRow = view.clsAttention().get(new NDIndex(":, {}:", t.prefix)); // [B,M]
-                float[] cls = clsRow.toFloatArray();
+                int n = t.prefix + m;
+                float[] row = view.clsAttention().toFloatArray(); // [B, prefix + M]
+                float[] cls = new float[b * m];
+                for (int i = 0; i < b; i++) {
+                    System.arraycopy(row, i * n + t.prefix, cls, i * m, m);
+                }
                 long[] idx = AttentionPruning.topK(cls, b, m, k);
                 Tokens kept = t.keepPatches(idx, k);
                 if (!fuse) {
                     return kept;
                 }
-                NDManager mgr = t.x.getManager();
-                float[] dropped = new float[b * m]; // 1 where dropped
-                java.util.Arrays.fill(dropped, 1f);
+                double[] dropped = new double[b * m]; // 1 where dropped
+                java.util.Arrays.fill(dropped, 1.0);
                 for (int i = 0; i < b; i++) {
                     for (int j = 0; j < k; j++) {
-                        dropped[i * m + (int) idx[i * k + j]] = 0f;
+                        dropped[i * m + (int) idx[i * k + j]] = 0.0;
                     }
                 }
-                NDArray drop = mgr.create(dropped, new Shape(b, 1, m));
-                // Σ score·x of the dropped [B,1,D]; the scores stay on the engine so fine-tuning gets their gradient
-                NDArray extra = clsRow.expandDims(1).mul(drop).matMul(t.x.get(new NDIndex(":, {}:, :", t.prefix)));
+                // kept, then Σ score·x of the dropped: one engine call; the scores stay on the engine so
+                // fine-tuning gets their gradient
+                NDArray x = ReduceKernels.fuse(kept.x, t.x, view.clsAttention(), dropped, t.prefix);
                 // the fused token: no position; its size is the sum of the dropped tokens' sizes
                 int kn = t.prefix + k;
                 long[] pos = new long[b * (kn + 1)];
@@ -136,9 +138,16 @@ public final class EVit implements TokenReducer {
                         sizes[i * (kn + 1) + kn] = fused;
                     }
                 }
-                NDArray source = t.source == null ? null
-                        : kept.source.concat(drop.matMul(t.source.get(new NDIndex(":, {}:, :", t.prefix))), 1);
-                return new Tokens(kept.x.concat(extra, 1), sizes, pos, t.prefix, t.stash, null, null, source);
+                NDArray source = null;
+                if (t.source != null) { // which original tokens each token holds (traces, explain): the dropped
+                    float[] d = new float[dropped.length];
+                    for (int j = 0; j < d.length; j++) {
+                        d[j] = (float) dropped[j];
+                    }
+                    NDArray drop = t.x.getManager().create(d, new Shape(b, 1, m));
+                    source = kept.source.concat(drop.matMul(t.source.get(new NDIndex(":, {}:, :", t.prefix))), 1);
+                }
+                return new Tokens(x, sizes, pos, t.prefix, t.stash, null, null, source);
             }
         };
     }

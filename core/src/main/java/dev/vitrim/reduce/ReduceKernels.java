@@ -7,7 +7,7 @@ import dev.vitrim.model.TorchScript;
 
 /**
  * The reducers' work on the engine as TorchScript methods, one crossing each: gathering token rows, ToMe's
- * similarities and its size-weighted many-to-one merge (an index-add, which DJL does not offer). Indices and weights
+ * similarities and its size-weighted many-to-one merge (an index-add, which DJL does not offer), EViT's fused token. Indices and weights
  * are computed in Java and cross as plain lists. Between the blocks of a forward every DJL call costs several times
  * what it costs in a tight loop (the caches are full of the block's weights), so calls, not arithmetic, are what
  * these steps were made of. Compiled once per JVM; architecture-independent.
@@ -43,6 +43,14 @@ final class ReduceKernels {
             "    s = torch.mul(flat.index_select(0, idx.narrow(0, b * out, b * r)), w.narrow(0, b * out, b * r))",
             "    y = y.index_add_(0, idx.narrow(0, b * out + b * r, b * r), s)",
             "    return y.reshape([b, out] + shape[2:])",
+            // EViT's fusion: kept [B,k,C] followed by one token per image, the patches of x [B,N,C] weighted by the
+            // CLS attention cls [B,N] where drop [B*(N-prefix)] is 1 (the dropped ones) -> [B,k+1,C]
+            "  def fuse(self: __torch__.Reduce, kept: Tensor, x: Tensor, cls: Tensor, drop: List[float],",
+            "      prefix: int) -> Tensor:",
+            "    m = x.size(1) - prefix",
+            "    d = torch.tensor(drop, dtype=6, device=x.device).reshape([x.size(0), 1, m])",
+            "    w = torch.mul(cls.narrow(1, prefix, m).unsqueeze(1), d)",
+            "    return torch.cat([kept, torch.matmul(w, x.narrow(1, prefix, m))], 1)",
             "");
 
     private static volatile TorchScript script;
@@ -79,5 +87,14 @@ final class ReduceKernels {
      */
     static NDArray merge(NDArray a, long[] index, double[] weight, int out, int r) {
         return script().call("merge", a.getManager(), a, index, weight, out, r)[0];
+    }
+
+    /**
+     * {@code kept} [B,k,C] with one more token per image appended: Σ over the patches j of {@code x} [B,N,C] (the
+     * tokens after the {@code prefix}) of {@code drop[b·(N−prefix)+j]}·{@code cls}[b,prefix+j]·x[b,prefix+j]. Autograd
+     * reaches {@code x} and {@code cls}.
+     */
+    static NDArray fuse(NDArray kept, NDArray x, NDArray cls, double[] drop, int prefix) {
+        return script().call("fuse", kept.getManager(), kept, x, cls, drop, prefix)[0];
     }
 }
