@@ -21,19 +21,32 @@ public final class Benchmark {
      */
     public static final double WARMUP_SECONDS = 3.0;
 
+    /**
+     * After {@link #WARMUP_SECONDS} the warm-up goes on until the JIT has compiled nothing for this long (and for two
+     * rounds): a fixed time was not enough where a round is slow. Batch-8 ViT-S with attn still compiled its
+     * bookkeeping 10 s into a run, and timed with 3 s of warm-up it read 0.87 of its MAC ratio against 0.98–1.00
+     * after a longer one.
+     */
+    public static final double JIT_QUIET_SECONDS = 2.0;
+
+    /** The longest warm-up: code that keeps compiling (something else in the process) does not hold it forever. */
+    public static final double MAX_WARMUP_SECONDS = 60.0;
+
     /** Median and spread of repeated runs, in milliseconds. */
     public record Timing(double medianMs, double minMs, double maxMs, int runs) {}
 
     /**
-     * Runs {@code body} {@code warmup} times unmeasured (and for at least {@link #WARMUP_SECONDS} when
-     * {@code warmup} &gt; 0), then at least {@code minRuns} times and until
+     * Runs {@code body} {@code warmup} times unmeasured (and, when {@code warmup} &gt; 0, for at least
+     * {@link #WARMUP_SECONDS} and until the JIT is quiet: {@link #warmUp}), then at least {@code minRuns} times and until
      * {@code minSeconds} have passed (at most {@code maxRuns}), and returns the median.
      */
     public static Timing time(Runnable body, int warmup, int minRuns, int maxRuns, double minSeconds) {
-        long w0 = System.nanoTime();
-        for (int i = 0; i < warmup || warmingUp(warmup, w0); i++) {
-            body.run();
-        }
+        return time(body, warmup, minRuns, maxRuns, minSeconds, Benchmark::jitMillis);
+    }
+
+    static Timing time(Runnable body, int warmup, int minRuns, int maxRuns, double minSeconds,
+                       java.util.function.LongSupplier jitMillis) {
+        warmUp(warmup, body, jitMillis, MAX_WARMUP_SECONDS);
         double[] t = new double[maxRuns];
         int n = 0;
         long start = System.nanoTime();
@@ -56,12 +69,11 @@ public final class Benchmark {
 
     /** {@link #interleaved(Runnable, Runnable, int, int, int, double)} for any number of bodies, in turn. */
     public static Timing[] interleaved(int warmup, int minRuns, int maxRuns, double minSeconds, Runnable... bodies) {
-        long w0 = System.nanoTime();
-        for (int i = 0; i < warmup || warmingUp(warmup, w0); i++) {
+        warmUp(warmup, () -> {
             for (Runnable body : bodies) {
                 body.run();
             }
-        }
+        }, Benchmark::jitMillis, MAX_WARMUP_SECONDS);
         double[][] t = new double[bodies.length][maxRuns];
         int n = 0;
         long start = System.nanoTime();
@@ -114,8 +126,42 @@ public final class Benchmark {
         }
     }
 
-    private static boolean warmingUp(int warmup, long since) {
-        return warmup > 0 && (System.nanoTime() - since) / 1e9 < WARMUP_SECONDS;
+    /**
+     * Runs {@code round} unmeasured: nothing when {@code warmup} is 0; otherwise at least {@code warmup} times and
+     * {@link #WARMUP_SECONDS}, then until {@code jitMillis} (the JIT's total compilation time) has not moved for two
+     * rounds and {@link #JIT_QUIET_SECONDS}, or {@code maxSeconds} have passed. Returns the rounds run.
+     */
+    static int warmUp(int warmup, Runnable round, java.util.function.LongSupplier jitMillis, double maxSeconds) {
+        if (warmup <= 0) {
+            return 0;
+        }
+        long w0 = System.nanoTime();
+        long jit = jitMillis.getAsLong();
+        long quietSince = w0;
+        int quietRounds = 0;
+        for (int i = 1; ; i++) {
+            round.run();
+            long now = System.nanoTime();
+            long j = jitMillis.getAsLong();
+            if (j != jit) {
+                jit = j;
+                quietSince = now;
+                quietRounds = 0;
+            } else {
+                quietRounds++;
+            }
+            double elapsed = (now - w0) / 1e9;
+            boolean quiet = quietRounds >= 2 && (now - quietSince) / 1e9 >= JIT_QUIET_SECONDS;
+            if (i >= warmup && elapsed >= WARMUP_SECONDS && (quiet || elapsed >= maxSeconds)) {
+                return i;
+            }
+        }
+    }
+
+    /** The JIT's total compilation time in ms so far; 0 where the JVM does not report it (then: time alone). */
+    private static long jitMillis() {
+        java.lang.management.CompilationMXBean c = java.lang.management.ManagementFactory.getCompilationMXBean();
+        return c != null && c.isCompilationTimeMonitoringSupported() ? c.getTotalCompilationTime() : 0;
     }
 
     private static Timing summary(double[] t, int n) {

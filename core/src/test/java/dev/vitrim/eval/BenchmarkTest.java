@@ -21,7 +21,7 @@ class BenchmarkTest {
     void warmUpLastsTheAskedRunsAndAtLeastTheMinimumTimeSoTheJitHasCompiledTheBody() {
         AtomicInteger calls = new AtomicInteger();
         long t0 = System.nanoTime();
-        Benchmark.Timing t = Benchmark.time(sleeping(calls, 100), 2, 3, 3, 0);
+        Benchmark.Timing t = Benchmark.time(sleeping(calls, 100), 2, 3, 3, 0, () -> 0); // a JIT that is quiet
         double seconds = (System.nanoTime() - t0) / 1e9;
         assertThat(t.runs()).isEqualTo(3);
         int warm = calls.get() - 3;
@@ -38,5 +38,28 @@ class BenchmarkTest {
         assertThat(a.get()).isEqualTo(4);
         assertThat(b.get()).isEqualTo(4);
         assertThat(t[1].medianMs()).isGreaterThan(t[0].medianMs());
+    }
+
+    @Test
+    void warmUpGoesOnWhileTheJitCompilesAndStopsWhenItIsQuiet() {
+        AtomicInteger rounds = new AtomicInteger();
+        // the JIT compiles during the first 30 rounds of 100 ms (3 s), then nothing
+        int n = Benchmark.warmUp(1, sleeping(rounds, 100), () -> Math.min(rounds.get(), 30), 60);
+        assertThat(n).isEqualTo(rounds.get());
+        // quiet from round 30 on: at least JIT_QUIET_SECONDS (20 rounds) and 2 rounds more
+        int quiet = (int) (Benchmark.JIT_QUIET_SECONDS * 10);
+        assertThat(n).isBetween(30 + quiet, 30 + quiet + 3);
+    }
+
+    @Test
+    void warmUpEndsAtItsLimitWhenTheJitNeverGoesQuietAndNotAtAllWhenNoneIsAsked() {
+        AtomicInteger rounds = new AtomicInteger();
+        long t0 = System.nanoTime();
+        int n = Benchmark.warmUp(1, sleeping(rounds, 100), rounds::get, 4);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertThat(seconds).isBetween(4.0, 5.0);
+        assertThat(n).isBetween(35, 41);
+        assertThat(Benchmark.warmUp(0, sleeping(rounds, 100), rounds::get, 4)).isZero();
+        assertThat(rounds.get()).isEqualTo(n);
     }
 }
