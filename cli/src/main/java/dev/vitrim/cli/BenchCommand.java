@@ -58,9 +58,10 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Batch sizes, comma separated (default: ${DEFAULT-VALUE}).")
     List<Integer> batches;
 
-    @Option(names = "--warmup", defaultValue = "3", description = "Unmeasured runs per batch size, and at least "
-            + Benchmark.WARMUP_SECONDS + " s of them so the JIT has compiled the reducers' Java code "
-            + "(default: ${DEFAULT-VALUE}; 0: none).")
+    @Option(names = "--warmup", defaultValue = "3", description = "Unmeasured runs per batch size: at least this "
+            + "many and " + Benchmark.WARMUP_SECONDS + " s, then until the JIT has compiled nothing for "
+            + Benchmark.JIT_QUIET_SECONDS + " s (at most " + Benchmark.MAX_WARMUP_SECONDS + " s), so the reducers' "
+            + "Java code is timed compiled (default: ${DEFAULT-VALUE}; 0: none).")
     int warmup;
 
     @Option(names = "--runs", defaultValue = "10", description = "Minimum measured runs (default: ${DEFAULT-VALUE}).")
