@@ -37,8 +37,8 @@ public final class Benchmark {
 
     /**
      * Runs {@code body} {@code warmup} times unmeasured (and, when {@code warmup} &gt; 0, for at least
-     * {@link #WARMUP_SECONDS} and until the JIT is quiet: {@link #warmUp}), then at least {@code minRuns} times and until
-     * {@code minSeconds} have passed (at most {@code maxRuns}), and returns the median.
+     * {@link #WARMUP_SECONDS} and until the JIT is quiet: {@link #warmUp}), then at least {@code minRuns} times and
+     * until {@code minSeconds} have passed (at most {@code maxRuns}), and returns the median.
      */
     public static Timing time(Runnable body, int warmup, int minRuns, int maxRuns, double minSeconds) {
         return time(body, warmup, minRuns, maxRuns, minSeconds, Benchmark::jitMillis);

@@ -11,9 +11,9 @@ import java.util.Map;
  * qkv bias and LayerScale are written into the source as constants): {@code attention} (norm1, qkv, fused
  * scaled-dot-product attention, projection, LayerScale, residual; plus, when a reducer asks, the CLS row of the
  * attention averaged over heads, the keys averaged over heads and ToMe's similarity of them) and {@code mlp}
- * (norm2, fc1, exact GELU, fc2, LayerScale, residual). Each is one crossing into libtorch instead of a dozen DJL calls, and the attention is
- * libtorch's fused kernel, which never writes the [B,H,N,N] probabilities out: that is what the eager composition
- * of matMul, softmax and matMul cannot avoid.
+ * (norm2, fc1, exact GELU, fc2, LayerScale, residual). Each is one crossing into libtorch instead of a dozen DJL
+ * calls, and the attention is libtorch's fused kernel, which never writes the [B,H,N,N] probabilities out: that is
+ * what the eager composition of matMul, softmax and matMul cannot avoid.
  *
  * <p>The eager composition in {@link VisionTransformer} stays as the plain reference the kernels are tested
  * against ({@code BlockKernelsTest}); both agree to float rounding.

@@ -7,10 +7,10 @@ import dev.vitrim.model.TorchScript;
 
 /**
  * The reducers' work on the engine as TorchScript methods, one crossing each: gathering token rows, ToMe's
- * similarities and its size-weighted many-to-one merge (an index-add, which DJL does not offer), EViT's fused token. Indices and weights
- * are computed in Java and cross as plain lists. Between the blocks of a forward every DJL call costs several times
- * what it costs in a tight loop (the caches are full of the block's weights), so calls, not arithmetic, are what
- * these steps were made of. Compiled once per JVM; architecture-independent.
+ * similarities and its size-weighted many-to-one merge (an index-add, which DJL does not offer), EViT's fused
+ * token. Indices and weights are computed in Java and cross as plain lists. Between the blocks of a forward every
+ * DJL call costs several times what it costs in a tight loop (the caches are full of the block's weights), so calls,
+ * not arithmetic, are what these steps were made of. Compiled once per JVM; architecture-independent.
  */
 final class ReduceKernels {
     private ReduceKernels() {}

@@ -120,12 +120,11 @@ public final class Tokens {
         if (sizes == null) {
             return null;
         }
-        double[] log = logSizes();
-        float[] bias = new float[log.length];
+        float[] log = new float[sizes.length];
         for (int i = 0; i < log.length; i++) {
-            bias[i] = (float) log[i];
+            log[i] = (float) Math.log(sizes[i]);
         }
-        return x.getManager().create(bias, new Shape(batch(), 1, 1, count()));
+        return x.getManager().create(log, new Shape(batch(), 1, 1, count()));
     }
 
     /**
