@@ -107,7 +107,13 @@ public final class AttentionPruning implements TokenReducer {
 
     @Override
     public long overheadMacs(VitConfig c, int block, int n) {
-        return block >= start - avg + 1 && block <= c.depth() - 2 ? (long) c.heads() * n : 0;
+        boolean rows = block >= start - avg + 1 && block <= c.depth() - 2;
+        return rows && !settled(n - c.prefixTokens(), c.numPatches()) ? (long) c.heads() * n : 0;
+    }
+
+    /** No later step can prune {@code m} patches: the floor is reached (pruning never goes below it). */
+    boolean settled(int m, int originalPatches) {
+        return m <= floor(originalPatches);
     }
 
     @Override
@@ -156,15 +162,21 @@ public final class AttentionPruning implements TokenReducer {
         /** Importance [B·M] of the patches present, per recent block, renormalised per image. */
         final Deque<float[]> history = new ArrayDeque<>();
         int historyPatches;
+        /**
+         * Every image is at the floor, so no later step prunes: the CLS rows, the scores and the gathers that would
+         * change nothing are skipped (with the seed's defaults, the last three steps on a 197-token ViT).
+         */
+        boolean settled;
 
         AttnPass(int depth, int originalPatches) {
             this.depth = depth;
             this.originalPatches = originalPatches;
+            this.settled = AttentionPruning.this.settled(originalPatches, originalPatches);
         }
 
         @Override
         public boolean needsClsAttention(int block) {
-            return block >= start - avg + 1 && block <= depth - 2;
+            return !settled && block >= start - avg + 1 && block <= depth - 2;
         }
 
         @Override
@@ -196,7 +208,7 @@ public final class AttentionPruning implements TokenReducer {
 
         @Override
         public Tokens afterBlock(int block, Tokens t) {
-            if (!prunesAfter(block, depth)) {
+            if (!prunesAfter(block, depth) || settled) {
                 return t;
             }
             int b = t.batch();
@@ -228,9 +240,17 @@ public final class AttentionPruning implements TokenReducer {
             }
             int kmax = 0;
             boolean ragged = false;
+            boolean prunes = false;
+            boolean atFloor = true;
             for (int i = 0; i < b; i++) {
                 kmax = Math.max(kmax, keep[i]);
                 ragged |= keep[i] != keep[0];
+                prunes |= keep[i] < entering[i];
+                atFloor &= settled(keep[i], originalPatches);
+            }
+            settled = atFloor;
+            if (!prunes) { // every image keeps all its patches: the tokens (and their history) stay as they are
+                return t;
             }
             long[] idx = topK(score, b, m, kmax);
             Deque<float[]> kept = new ArrayDeque<>();

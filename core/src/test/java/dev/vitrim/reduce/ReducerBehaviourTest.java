@@ -101,6 +101,59 @@ class ReducerBehaviourTest {
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"attn:keep=0.5..0.5,start=1,min=0.25,avg=2", "attn:keep=0.8..0.4,start=1,min=0.2,avg=3,mass=0.5"})
+    void attnStopsAskingForClsRowsOnceEveryImageIsAtTheFloor(String spec) {
+        // both specs put both images at the floor after block 2 (the mass one per image: 52 then 41, 42 then 41)
+        TokenReducer attn = Reducers.parse(spec, vit.config());
+        List<Integer> asked = new java.util.ArrayList<>();
+        TokenReducer recording = new TokenReducer() {
+            @Override
+            public String spec() {
+                return attn.spec();
+            }
+
+            @Override
+            public Pass begin(VisionTransformer model, Tokens initial) {
+                Pass p = attn.begin(model, initial);
+                return new Pass() {
+                    @Override
+                    public boolean needsClsAttention(int block) {
+                        boolean v = p.needsClsAttention(block);
+                        if (v) {
+                            asked.add(block);
+                        }
+                        return v;
+                    }
+
+                    @Override
+                    public Tokens afterAttention(int block, Tokens t, AttentionView view) {
+                        return p.afterAttention(block, t, view);
+                    }
+
+                    @Override
+                    public Tokens afterBlock(int block, Tokens t) {
+                        return p.afterBlock(block, t);
+                    }
+                };
+            }
+        };
+        Trace t = new Trace();
+        vit.forward(x, recording, t);
+        int floor = spec.contains("min=0.25") ? 49 : 40;
+        for (List<Trace.Block> img : t.images()) {
+            assertThat(img.get(2).tokens() - 1).isEqualTo(floor);
+            for (int block = 3; block < 6; block++) { // the steps after 3 and 4 keep every token where it is
+                assertThat(img.get(block).positions()).as("block %d", block).containsExactly(img.get(2).positions());
+            }
+        }
+        // rows for the steps after blocks 1 and 2 (the window reaches back to block 0); none after the floor
+        assertThat(asked).containsExactly(0, 1, 2);
+        // and the MAC count leaves out the rows that are not computed
+        assertThat(attn.overheadMacs(vit.config(), 2, 197)).isPositive();
+        assertThat(attn.overheadMacs(vit.config(), 3, 1 + floor)).isZero();
+    }
+
+    @ParameterizedTest
     @CsvSource(delimiter = ';', value = {
         "vit_small_patch16_224; none; 4.6",
         "vit_base_patch16_224; none; 17.6",
