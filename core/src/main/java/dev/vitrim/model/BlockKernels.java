@@ -107,10 +107,11 @@ final class BlockKernels implements AutoCloseable {
         s.append("      x = torch.add(x, a)\n");
         s.append("    cls: Optional[Tensor] = None\n");
         s.append("    if want_cls:\n");
-        s.append("      logits = torch.matmul(q.narrow(2, 0, 1), k.transpose(-2, -1))\n");
+        // CLS's logits as a product and a sum over the head dimension, [B,H,N]: six one-row matrix products cost more
+        s.append("      logits = torch.mul(k, q.narrow(2, 0, 1)).sum([-1])\n");
         s.append("      if bias is not None:\n");
-        s.append("        logits = torch.add(logits, bias)\n");
-        s.append("      cls = torch.softmax(logits, -1).mean([1]).squeeze(1)\n");
+        s.append("        logits = torch.add(logits, bias.squeeze(2))\n");
+        s.append("      cls = torch.softmax(logits, -1).mean([1])\n");
         s.append("    keys: Optional[Tensor] = None\n");
         s.append("    sim: Optional[Tensor] = None\n");
         s.append("    if want_keys or want_sim:\n");

@@ -38,10 +38,11 @@ final class ReduceKernels {
             "    b = shape[0]",
             "    idx = torch.tensor(index, dtype=4, device=a.device)",
             "    w = torch.tensor(weight, dtype=6, device=a.device).unsqueeze(1)",
-            "    flat = a.flatten(0, 1)",
-            "    y = torch.mul(flat.index_select(0, idx.narrow(0, 0, b * out)), w.narrow(0, 0, b * out))",
-            "    s = torch.mul(flat.index_select(0, idx.narrow(0, b * out, b * r)), w.narrow(0, b * out, b * r))",
-            "    y = y.index_add_(0, idx.narrow(0, b * out + b * r, b * r), s)",
+            // one gather and one product for the kept rows and the sources together, then the sources added (not in
+            // place: autograd needs the product of the sources as it was)
+            "    g = torch.mul(a.flatten(0, 1).index_select(0, idx.narrow(0, 0, b * (out + r))), w)",
+            "    s = g.narrow(0, b * out, b * r)",
+            "    y = torch.index_add(g.narrow(0, 0, b * out), 0, idx.narrow(0, b * (out + r), b * r), s)",
             "    return y.reshape([b, out] + shape[2:])",
             // EViT's fusion: kept [B,k,C] followed by one token per image, the patches of x [B,N,C] weighted by the
             // CLS attention cls [B,N] where drop [B*(N-prefix)] is 1 (the dropped ones) -> [B,k+1,C]
