@@ -107,7 +107,8 @@ final class BlockKernels implements AutoCloseable {
         s.append("      x = torch.add(x, a)\n");
         s.append("    cls: Optional[Tensor] = None\n");
         s.append("    if want_cls:\n");
-        // CLS's logits as a product and a sum over the head dimension, [B,H,N]: six one-row matrix products cost more
+        // CLS's logits as a product and a sum over the head dimension, [B,H,N]: cheaper than a one-row matrix product
+        // per head
         s.append("      logits = torch.mul(k, q.narrow(2, 0, 1)).sum([-1])\n");
         s.append("      if bias is not None:\n");
         s.append("        logits = torch.add(logits, bias.squeeze(2))\n");
