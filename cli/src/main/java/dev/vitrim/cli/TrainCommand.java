@@ -153,6 +153,11 @@ public final class TrainCommand implements Callable<Integer> {
             + "scratch while the backbone is only fine-tuned (default: the same as --lr).")
     Double moduleLr;
 
+    @Option(names = "--layer-decay", paramLabel = "F", description = "Layer-wise learning-rate decay for fine-tuning: "
+            + "the head trains at --lr, each block below it at F times the one above, the embeddings last (BEiT, DeiT "
+            + "III and Cropr fine-tune with 0.65-0.75; default: 1, off).")
+    Double layerDecay;
+
     @Option(names = "--min-lr", paramLabel = "LR", description = "Final learning rate of the cosine (default: 1e-5).")
     Double minLr;
 
@@ -272,7 +277,8 @@ public final class TrainCommand implements Callable<Integer> {
                 translate != null ? translate : base != null ? base.translate() : info.translateFor(arch.imageSize()),
                 flip != null ? flip : base != null ? base.flip() : info.flip(),
                 microBatch != null ? microBatch : base != null ? base.microBatch() : 32,
-                moduleLr != null ? moduleLr : base != null ? base.moduleLr() : 0);
+                moduleLr != null ? moduleLr : base != null ? base.moduleLr() : 0,
+                layerDecay != null ? layerDecay : base != null ? base.layerDecay() : 1.0);
         if (base != null) {
             List<String> changed = new ArrayList<>();
             ObjectNode a = base.toJson();

@@ -41,7 +41,7 @@ public final class AdamW implements AutoCloseable {
         final NDArray param;
         final boolean decay;
         final NDArray mask; // s on query rows, 1 elsewhere (qkv only), else null
-        final float lrScale; // the added modules' learning rate relative to the backbone's
+        final float lrScale; // relative to --lr: the added modules' own, or the layer-wise decay's
         final NDArray m;
         final NDArray v;
 
@@ -87,7 +87,7 @@ public final class AdamW implements AutoCloseable {
                 java.util.Arrays.fill(mk, 0, d, s);
                 mask = manager.create(mk, shape.dimension() == 2 ? new Shape(3L * d, 1) : new Shape(3L * d));
             }
-            float scale = extra.containsKey(n) ? (float) cfg.moduleLrScale() : 1f;
+            float scale = (float) (extra.containsKey(n) ? cfg.moduleLrScale() : cfg.layerLrScale(n, c.depth()));
             slots.add(new Slot(n, p, decays(n, shape), mask, scale, manager.zeros(shape), manager.zeros(shape)));
             p.setRequiresGradient(true);
         }

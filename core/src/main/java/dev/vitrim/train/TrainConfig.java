@@ -28,10 +28,13 @@ import dev.vitrim.VitrimException;
  * @param moduleLr       peak learning rate of the modules a reducer adds for training (Cropr's queries, aggregators
  *                       and auxiliary heads), following the same warm-up and decay; 0 = the same as {@code lr}. They
  *                       start from scratch while the backbone is fine-tuned, and only the auxiliary losses train them
+ * @param layerDecay     layer-wise learning-rate decay of the backbone (BEiT, DeiT III, Cropr's fine-tuning): the head
+ *                       and final norm train at {@code lr}, block i at {@code lr·layerDecay^(depth−i)}, the embeddings
+ *                       at {@code lr·layerDecay^(depth+1)}; 1 = off. The modules a reducer adds keep {@code moduleLr}
  */
 public record TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
                           double beta1, double beta2, double adamEps, double labelSmoothing, double clipNorm, long seed,
-                          int translate, boolean flip, int microBatch, double moduleLr) {
+                          int translate, boolean flip, int microBatch, double moduleLr, double layerDecay) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public TrainConfig {
@@ -68,9 +71,20 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
         if (!(moduleLr >= 0) || Double.isInfinite(moduleLr)) {
             throw new VitrimException("--module-lr must be a positive number (0: the same as --lr), got " + moduleLr);
         }
+        if (!(layerDecay > 0 && layerDecay <= 1)) {
+            throw new VitrimException("--layer-decay must be in (0, 1] (1: off), got " + layerDecay);
+        }
         if (microBatch < 0) {
             throw new VitrimException("--micro-batch must be >= 0 (0: the whole batch), got " + microBatch);
         }
+    }
+
+    /** Without layer-wise learning-rate decay. */
+    public TrainConfig(int epochs, int batch, double lr, double minLr, double warmupEpochs, double weightDecay,
+                       double beta1, double beta2, double adamEps, double labelSmoothing, double clipNorm, long seed,
+                       int translate, boolean flip, int microBatch, double moduleLr) {
+        this(epochs, batch, lr, minLr, warmupEpochs, weightDecay, beta1, beta2, adamEps, labelSmoothing, clipNorm, seed,
+                translate, flip, microBatch, moduleLr, 1.0);
     }
 
     /** A convenience constructor with micro-batches of 32 images. */
@@ -88,7 +102,27 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
 
     public TrainConfig withEpochs(int e, double warmup) {
         return new TrainConfig(e, batch, lr, minLr, warmup, weightDecay, beta1, beta2, adamEps, labelSmoothing,
-                clipNorm, seed, translate, flip, microBatch, moduleLr);
+                clipNorm, seed, translate, flip, microBatch, moduleLr, layerDecay);
+    }
+
+    /**
+     * The learning rate of backbone parameter {@code name} as a multiple of {@code lr} under {@link #layerDecay}: timm
+     * names, block i is layer i+1, what comes before the blocks layer 0, what comes after them layer depth+1.
+     */
+    public double layerLrScale(String name, int depth) {
+        if (layerDecay == 1.0) {
+            return 1.0;
+        }
+        int layer;
+        if (name.startsWith("blocks.")) {
+            layer = Integer.parseInt(name.substring(7, name.indexOf('.', 7))) + 1;
+        } else if (name.startsWith("patch_embed.") || name.equals("cls_token") || name.equals("dist_token")
+                || name.equals("pos_embed") || name.equals("reg_token")) {
+            layer = 0;
+        } else {
+            layer = depth + 1;
+        }
+        return Math.pow(layerDecay, depth + 1 - layer);
     }
 
     public ObjectNode toJson() {
@@ -96,7 +130,8 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
         o.put("epochs", epochs).put("batch", batch).put("lr", lr).put("min_lr", minLr).put("warmup_epochs", warmupEpochs)
                 .put("weight_decay", weightDecay).put("beta1", beta1).put("beta2", beta2).put("adam_eps", adamEps)
                 .put("label_smoothing", labelSmoothing).put("clip_grad", clipNorm).put("seed", seed)
-                .put("translate", translate).put("flip", flip).put("micro_batch", microBatch).put("module_lr", moduleLr);
+                .put("translate", translate).put("flip", flip).put("micro_batch", microBatch).put("module_lr", moduleLr)
+                .put("layer_decay", layerDecay);
         return o;
     }
 
@@ -106,6 +141,6 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
                 o.path("beta1").asDouble(), o.path("beta2").asDouble(), o.path("adam_eps").asDouble(),
                 o.path("label_smoothing").asDouble(), o.path("clip_grad").asDouble(), o.path("seed").asLong(),
                 o.path("translate").asInt(), o.path("flip").asBoolean(), o.path("micro_batch").asInt(32),
-                o.path("module_lr").asDouble(0));
+                o.path("module_lr").asDouble(0), o.path("layer_decay").asDouble(1.0));
     }
 }

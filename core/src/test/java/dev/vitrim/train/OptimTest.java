@@ -65,6 +65,50 @@ class OptimTest {
     }
 
     @Test
+    void layerDecayScalesEachLayersStep() {
+        Torch.engine();
+        VitConfig c = TrainTestSupport.tiny("width=16,depth=3,heads=2,patch=4,mlp=32");
+        double lr = 1e-3;
+        double decay = 0.5;
+        TrainConfig cfg = new TrainConfig(1, 8, lr, 0, 0, 0, 0.9, 0.999, 1e-8, 0, 0, 0, 0, false, 32, 0, decay);
+        // the head (after the 3 blocks) at lr, block i at lr * 0.5^(3 - i), the embeddings at lr * 0.5^4
+        Map<String, Double> want = Map.of("head.weight", 1.0, "norm.weight", 1.0, "blocks.2.mlp.fc1.weight", 0.5,
+                "blocks.1.attn.proj.weight", 0.25, "blocks.0.mlp.fc2.weight", 0.125, "patch_embed.proj.weight", 0.0625,
+                "pos_embed", 0.0625, "cls_token", 0.0625);
+        try (VisionTransformer vit = VisionTransformer.random(c, 3); AdamW opt = new AdamW(vit, cfg);
+             NDManager m = vit.manager().newSubManager()) {
+            Map<String, float[]> before = new HashMap<>();
+            want.keySet().forEach(k -> before.put(k, vit.parameters().get(k).toFloatArray()));
+            try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+                NDArray x = m.randomNormal(0, 1, new Shape(8, 3, 8, 8), DataType.FLOAT32);
+                gc.backward(vit.forward(x).logSoftmax(1).get(":, 0").neg().mean());
+            }
+            Torch.grad(false);
+            Map<String, float[]> grads = new HashMap<>();
+            want.keySet().forEach(k -> grads.put(k, vit.parameters().get(k).getGradient().toFloatArray()));
+            opt.step(lr, m);
+            for (Map.Entry<String, Double> e : want.entrySet()) {
+                float[] after = vit.parameters().get(e.getKey()).toFloatArray();
+                float[] g = grads.get(e.getKey());
+                int checked = 0;
+                for (int i = 0; i < after.length; i++) { // first step, no decay: lr * scale * sign(g)
+                    if (Math.abs(g[i]) > 1e-5) {
+                        double step = before.get(e.getKey())[i] - after[i];
+                        assertThat(step).as("%s %d", e.getKey(), i)
+                                .isCloseTo(lr * e.getValue() * Math.signum(g[i]), within(1e-3 * lr * e.getValue()));
+                        checked++;
+                    }
+                }
+                assertThat(checked).as(e.getKey()).isPositive();
+            }
+        }
+        assertThat(cfg.layerLrScale("blocks.2.norm1.bias", 3)).isEqualTo(0.5);
+        assertThat(TrainConfig.fromJson(cfg.toJson())).isEqualTo(cfg);
+        assertThatThrownBy(() -> new TrainConfig(1, 8, 1e-3, 0, 0, 0, 0.9, 0.999, 1e-8, 0, 0, 0, 0, false, 32, 0, 1.5))
+                .isInstanceOf(VitrimException.class).hasMessageContaining("--layer-decay");
+    }
+
+    @Test
     void firstAdamWStepMovesEachWeightByLrInTimmSpace() {
         Torch.engine();
         VitConfig c = TrainTestSupport.tiny();
