@@ -28,7 +28,7 @@ final class ReduceKernels {
             // cosine similarity of the even tokens to the odd ones, [B, ceil(N/2), floor(N/2)]
             "  def similarity(self: __torch__.Reduce, metric: Tensor) -> Tensor:",
             "    m = torch.div(metric, torch.norm(metric, 2, [-1], True))",
-            "    return torch.matmul(m[:, 0::2, :], m[:, 1::2, :].transpose(1, 2))",
+            "    return torch.bmm(m[:, 0::2, :], m[:, 1::2, :].transpose(1, 2))",
             // out rows per image: w_o * a[keep_o] plus, for each of r sources per image, w_s * a[src_s] added to row
             // dst_s (an output row number of [B*out]); index = keep (B*out) ++ src (B*r) ++ dst (B*r),
             // weight = w_o (B*out) ++ w_s (B*r)
