@@ -68,6 +68,61 @@ class BlockKernelsTest {
         return d;
     }
 
+    static double maxAbs(float[] a) {
+        double d = 0;
+        for (float v : a) {
+            d = Math.max(d, Math.abs(v));
+        }
+        return d;
+    }
+
+    @Test
+    void oneDnnAndAtenProductsAgree() {
+        for (VitConfig c : variants()) {
+            try (VisionTransformer vit = peaky(c, 5); NDManager m = vit.manager().newSubManager()) {
+                // GELU inputs of a few units (random init gives ~0.1), where an approximate GELU would show
+                vit.parameters().forEach((k, v) -> {
+                    if (k.endsWith("mlp.fc1.weight")) {
+                        v.muli(20f);
+                    }
+                });
+                try (BlockKernels dnn = new BlockKernels(c, m, vit.parameters(), true);
+                     BlockKernels aten = new BlockKernels(c, m, vit.parameters(), false)) {
+                    assertThat(aten.onednn()).isFalse();
+                    org.junit.jupiter.api.Assumptions.assumeTrue(dnn.onednn(), "this libtorch has no oneDNN");
+                    Torch.inference();
+                    NDArray x = m.randomNormal(new Shape(2, c.tokens(), c.width()));
+                    for (int block = 0; block < c.depth(); block++) {
+                        x = compareBlock(c, dnn, aten, block, x);
+                    }
+                }
+            }
+        }
+    }
+
+    /** One block on both backends; returns the ATen result as the next block's input. */
+    private static NDArray compareBlock(VitConfig c, BlockKernels dnn, BlockKernels aten, int block, NDArray x) {
+        NDArray[] v1 = new NDArray[3];
+        NDArray[] v2 = new NDArray[3];
+        List<float[]> got = new ArrayList<>();
+        List<float[]> want = new ArrayList<>();
+        NDArray a1 = dnn.attention(block, x, null, null, true, true, true, false, v1);
+        NDArray a2 = aten.attention(block, x, null, null, true, true, true, false, v2);
+        got.add(a1.sub(x).toFloatArray()); // each half's own contribution: the residual would hide a difference
+        want.add(a2.sub(x).toFloatArray());
+        for (int k = 0; k < 3; k++) {
+            got.add(v1[k].toFloatArray());
+            want.add(v2[k].toFloatArray());
+        }
+        got.add(dnn.mlp(block, a2, false).sub(a2).toFloatArray()); // fc1 with its fused GELU, fc2
+        want.add(aten.mlp(block, a2, false).sub(a2).toFloatArray());
+        for (int k = 0; k < got.size(); k++) {
+            assertThat(maxAbsDiff(got.get(k), want.get(k))).as("%s block %d output %d", c.name(), block, k)
+                    .isLessThanOrEqualTo(1e-5 * maxAbs(want.get(k)) + 1e-6);
+        }
+        return a2;
+    }
+
     @Test
     void everyVariantAndReducerGivesThePlainCompositionsLogitsAndTokens() {
         String[] specs = {"none", "attn:start=0,keep=0.8..0.5,min=3,avg=2,mass=0.7", "tome:r=3", "tome:r=2,prop=false",
