@@ -32,8 +32,8 @@ final class BlockKernels implements AutoCloseable {
     /**
      * The matrix products of inference go to oneDNN ({@code mkldnn::_linear_pointwise}, fc1 fused with its GELU)
      * unless {@code -Dvitrim.linear=aten}: on the 2-core AVX2 machine it runs a ViT-S forward of 42-token blocks at
-     * batch 1 ~13% faster than ATen's MKL path (the whole unreduced forward ~4%), because MKL is slow on matrices of a
-     * few dozen rows. Training (grad mode) keeps {@code torch.linear}, which autograd knows.
+     * batch 1 ~10% faster than ATen's MKL path, which is slow on matrices of a few dozen rows. Training (grad mode)
+     * keeps {@code torch.linear}, which autograd knows.
      */
     static final boolean ONEDNN_DEFAULT = !"aten".equals(System.getProperty("vitrim.linear"));
 
