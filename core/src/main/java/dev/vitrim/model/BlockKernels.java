@@ -26,6 +26,7 @@ final class BlockKernels implements AutoCloseable {
     private final IValue[] mlpWeights;
     private final IValue noMask;
     private final IValue noSizes;
+    private final IValue noIndex;
     private final IValue yes;
     private final IValue no;
 
@@ -81,6 +82,7 @@ final class BlockKernels implements AutoCloseable {
         }
         noMask = TorchScript.constant(new NDArray[0]);
         noSizes = TorchScript.constant(new double[0]);
+        noIndex = TorchScript.constant(new long[0]);
         yes = TorchScript.constant(true);
         no = TorchScript.constant(false);
     }
@@ -165,8 +167,12 @@ final class BlockKernels implements AutoCloseable {
         s.append("      mn = torch.div(mk, torch.norm(mk, 2, [-1], True))\n");
         s.append("      sim = torch.bmm(mn[:, 0::2, :], mn[:, 1::2, :].transpose(1, 2))\n");
         s.append("    return (x, cls, keys, sim)\n");
-        s.append("  def mlp(self: __torch__.").append(CLASS).append(", x: Tensor, w: List[Tensor], in_place: bool)");
-        s.append(" -> Tensor:\n");
+        s.append(dev.vitrim.reduce.RowMerge.torchScript(CLASS));
+        // with an index list, ToMe's merge of x first (RowMerge), in the same crossing
+        s.append("  def mlp(self: __torch__.").append(CLASS).append(", x: Tensor, w: List[Tensor], in_place: bool,\n");
+        s.append("      index: List[int], weight: List[float], out: int, r: int) -> Tensor:\n");
+        s.append("    if len(index) > 0:\n");
+        s.append("      x = self.merge(x, index, weight, out, r)\n");
         s.append("    y = torch.layer_norm(x, [").append(c.width()).append("], w[0], w[1], ").append(eps).append(")\n");
         s.append("    y = self.lin(self.lin(y, w[2], w[3], \"gelu\"), w[4], w[5], \"none\")\n");
         if (c.layerScale()) {
@@ -196,9 +202,16 @@ final class BlockKernels implements AutoCloseable {
         return r[0];
     }
 
-    /** Block {@code i}'s MLP half: x + mlp(norm2(x)) (with LayerScale). */
-    NDArray mlp(int i, NDArray x, boolean inPlace) {
-        return script.call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace))[0];
+    /**
+     * Block {@code i}'s MLP half: x + mlp(norm2(x)) (with LayerScale), on the rows of {@code x} as {@code merge} (or
+     * null) merges them first ({@link dev.vitrim.reduce.RowMerge}).
+     */
+    NDArray mlp(int i, NDArray x, boolean inPlace, dev.vitrim.reduce.RowMerge merge) {
+        if (merge == null) {
+            return script.call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), noIndex, noSizes, 0, 0)[0];
+        }
+        return script.call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), merge.index, merge.weight,
+                merge.out, merge.r)[0];
     }
 
     private IValue flag(boolean v) {
@@ -215,6 +228,7 @@ final class BlockKernels implements AutoCloseable {
         }
         noMask.close();
         noSizes.close();
+        noIndex.close();
         yes.close();
         no.close();
         script.close();

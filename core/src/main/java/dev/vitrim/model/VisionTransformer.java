@@ -505,11 +505,13 @@ public final class VisionTransformer implements AutoCloseable {
             x = kernels.attention(i, t.x, t.keyMask, prop ? t.logSizes() : null, cls, keys, sim, inPlace, view);
         }
         t = t.withX(x);
-        if (cls || keys || sim) {
-            t = pass.afterAttention(i, t, new AttentionView(view[0], keys ? view[1] : null, view[2]));
-        } else {
-            t = pass.afterAttention(i, t, AttentionView.NONE);
+        AttentionView seen = cls || keys || sim ? new AttentionView(view[0], keys ? view[1] : null, view[2])
+                : AttentionView.NONE;
+        dev.vitrim.reduce.RowMerge merge = pass.mergeBeforeMlp(i, t, seen);
+        if (merge != null && !eager) { // the merge and the MLP in one call
+            return pass.afterBlock(i, merge.merged(t, kernels.mlp(i, t.x, inPlace, merge)));
         }
+        t = merge != null ? merge.apply(t) : pass.afterAttention(i, t, seen);
         x = t.x;
         if (eager) {
             NDArray h = ai.djl.nn.Activation.gelu(linear(layerNorm(x, w.norm2W, w.norm2B), w.fc1W, w.fc1B));
@@ -519,7 +521,7 @@ public final class VisionTransformer implements AutoCloseable {
             }
             x = inPlace ? x.addi(m) : x.add(m);
         } else {
-            x = kernels.mlp(i, x, inPlace);
+            x = kernels.mlp(i, x, inPlace, null);
         }
         return pass.afterBlock(i, t.withX(x));
     }

@@ -8,9 +8,10 @@ import ai.djl.ndarray.NDArray;
  * merge into their matches (many-to-one) with a size-weighted average; prefix tokens never merge. Output
  * order: the unmerged A tokens in their original order, then all B tokens.
  *
- * <p>The similarities and the merge are one TorchScript call each ({@link ReduceKernels}: the merge is the
- * index-add DJL lacks); the matching (best match, ordering, indices, weights, sizes and positions) runs in Java on
- * the copied similarities: engine calls, not arithmetic, are what ToMe's time at batch 1 was made of.
+ * <p>The similarities come from the attention kernel and the merge is one TorchScript call ({@link RowMerge}: an
+ * index-add, which DJL lacks), or none of its own when the model runs it inside the MLP call that follows; the
+ * matching (best match, ordering, indices, weights, sizes and positions) runs in Java on the copied similarities:
+ * engine calls, not arithmetic, are what ToMe's time at batch 1 was made of.
  */
 public final class BipartiteMerge {
     private BipartiteMerge() {}
@@ -34,10 +35,19 @@ public final class BipartiteMerge {
      * attention kernel computes them ({@link AttentionView#keySimilarity}).
      */
     public static Tokens mergeScored(Tokens t, NDArray similarity, int r) {
+        RowMerge plan = plan(t, similarity, r);
+        return plan == null ? t : plan.apply(t);
+    }
+
+    /**
+     * The merge {@link #mergeScored} applies, planned but not yet run: null when nothing merges ({@code r} clamped to
+     * {@link #maxR} is 0).
+     */
+    public static RowMerge plan(Tokens t, NDArray similarity, int r) {
         int n = t.count();
         r = Math.min(r, maxR(n, t.prefix));
         if (r <= 0) {
-            return t;
+            return null;
         }
         int b = t.batch();
         int na = (n + 1) / 2;
@@ -84,14 +94,7 @@ public final class BipartiteMerge {
                 w[srcAt + i * r + q] = t.size((int) index[srcAt + i * r + q]) / sizes[(int) index[dstAt + i * r + q]];
             }
         }
-        NDArray x = ReduceKernels.merge(t.x, index, w, out, r);
-        NDArray source = null;
-        if (t.source != null) { // which original tokens each token holds: merged by summing
-            double[] ones = new double[w.length];
-            java.util.Arrays.fill(ones, 1.0);
-            source = ReduceKernels.merge(t.source, index, ones, out, r);
-        }
-        return new Tokens(x, sizes, pos, t.prefix, t.stash, null, null, source);
+        return new RowMerge(index, w, out, r, sizes, pos);
     }
 
     /**

@@ -29,21 +29,8 @@ final class ReduceKernels {
             "  def similarity(self: __torch__.Reduce, metric: Tensor) -> Tensor:",
             "    m = torch.div(metric, torch.norm(metric, 2, [-1], True))",
             "    return torch.bmm(m[:, 0::2, :], m[:, 1::2, :].transpose(1, 2))",
-            // out rows per image: w_o * a[keep_o] plus, for each of r sources per image, w_s * a[src_s] added to row
-            // dst_s (an output row number of [B*out]); index = keep (B*out) ++ src (B*r) ++ dst (B*r),
-            // weight = w_o (B*out) ++ w_s (B*r)
-            "  def merge(self: __torch__.Reduce, a: Tensor, index: List[int], weight: List[float], out: int,",
-            "      r: int) -> Tensor:",
-            "    shape = a.size()",
-            "    b = shape[0]",
-            "    idx = torch.tensor(index, dtype=4, device=a.device)",
-            "    w = torch.tensor(weight, dtype=6, device=a.device).unsqueeze(1)",
-            // one gather and one product for the kept rows and the sources together, then the sources added (not in
-            // place: autograd needs the product of the sources as it was)
-            "    g = torch.mul(a.flatten(0, 1).index_select(0, idx.narrow(0, 0, b * (out + r))), w)",
-            "    s = g.narrow(0, b * out, b * r)",
-            "    y = torch.index_add(g.narrow(0, 0, b * out), 0, idx.narrow(0, b * (out + r), b * r), s)",
-            "    return y.reshape([b, out] + shape[2:])",
+            // ToMe's size-weighted many-to-one merge: see RowMerge
+            RowMerge.torchScript("Reduce"),
             // EViT's fusion: kept [B,k,C] followed by one token per image, the patches of x [B,N,C] weighted by the
             // CLS attention cls [B,N] where drop [B*(N-prefix)] is 1 (the dropped ones) -> [B,k+1,C]
             "  def fuse(self: __torch__.Reduce, kept: Tensor, x: Tensor, cls: Tensor, drop: List[float],",

@@ -106,13 +106,19 @@ public final class ToMe implements TokenReducer {
             }
 
             @Override
-            public Tokens afterAttention(int block, Tokens t, AttentionView view) {
+            public RowMerge mergeBeforeMlp(int block, Tokens t, AttentionView view) {
                 int rr = requested(block, c.depth());
                 if (rr <= 0) {
-                    return t;
+                    return null;
                 }
                 Reducers.requireUniform(t, "tome");
-                return BipartiteMerge.mergeScored(t, view.keySimilarity(), rr);
+                return BipartiteMerge.plan(t, view.keySimilarity(), rr);
+            }
+
+            @Override
+            public Tokens afterAttention(int block, Tokens t, AttentionView view) {
+                RowMerge plan = mergeBeforeMlp(block, t, view);
+                return plan == null ? t : plan.apply(t);
             }
         };
     }

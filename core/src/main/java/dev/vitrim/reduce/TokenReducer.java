@@ -67,6 +67,16 @@ public interface TokenReducer {
             return t;
         }
 
+        /**
+         * A merge of rows the model may run inside the MLP call that follows, instead of this block's
+         * {@link #afterAttention} (which it then does not call); null: none, call {@link #afterAttention}. A pass that
+         * returns one must make {@link #afterAttention} give the same tokens ({@link RowMerge#apply}): wrappers and
+         * chains call that.
+         */
+        default RowMerge mergeBeforeMlp(int block, Tokens t, AttentionView view) {
+            return null;
+        }
+
         default Tokens afterBlock(int block, Tokens t) {
             return t;
         }

@@ -114,8 +114,8 @@ class BlockKernelsTest {
             got.add(v1[k].toFloatArray());
             want.add(v2[k].toFloatArray());
         }
-        got.add(dnn.mlp(block, a2, false).sub(a2).toFloatArray()); // fc1 with its fused GELU, fc2
-        want.add(aten.mlp(block, a2, false).sub(a2).toFloatArray());
+        got.add(dnn.mlp(block, a2, false, null).sub(a2).toFloatArray()); // fc1 with its fused GELU, fc2
+        want.add(aten.mlp(block, a2, false, null).sub(a2).toFloatArray());
         for (int k = 0; k < got.size(); k++) {
             assertThat(maxAbsDiff(got.get(k), want.get(k))).as("%s block %d output %d", c.name(), block, k)
                     .isLessThanOrEqualTo(1e-5 * maxAbs(want.get(k)) + 1e-6);
