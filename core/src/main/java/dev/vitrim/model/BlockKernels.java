@@ -27,6 +27,7 @@ final class BlockKernels implements AutoCloseable {
     private final IValue noMask;
     private final IValue noSizes;
     private final IValue noIndex;
+    private final IValue zero;
     private final IValue yes;
     private final IValue no;
 
@@ -83,6 +84,7 @@ final class BlockKernels implements AutoCloseable {
         noMask = TorchScript.constant(new NDArray[0]);
         noSizes = TorchScript.constant(new double[0]);
         noIndex = TorchScript.constant(new long[0]);
+        zero = TorchScript.constant(0);
         yes = TorchScript.constant(true);
         no = TorchScript.constant(false);
     }
@@ -208,7 +210,7 @@ final class BlockKernels implements AutoCloseable {
      */
     NDArray mlp(int i, NDArray x, boolean inPlace, dev.vitrim.reduce.RowMerge merge) {
         if (merge == null) {
-            return script.call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), noIndex, noSizes, 0, 0)[0];
+            return script.call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), noIndex, noSizes, zero, zero)[0];
         }
         return script.call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), merge.index, merge.weight,
                 merge.out, merge.r)[0];
@@ -229,6 +231,7 @@ final class BlockKernels implements AutoCloseable {
         noMask.close();
         noSizes.close();
         noIndex.close();
+        zero.close();
         yes.close();
         no.close();
         script.close();
