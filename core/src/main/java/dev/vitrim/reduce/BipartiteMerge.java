@@ -8,10 +8,10 @@ import ai.djl.ndarray.NDArray;
  * merge into their matches (many-to-one) with a size-weighted average; prefix tokens never merge. Output
  * order: the unmerged A tokens in their original order, then all B tokens.
  *
- * <p>The similarities come from the attention kernel and the merge is one TorchScript call ({@link RowMerge}: an
- * index-add, which DJL lacks), or none of its own when the model runs it inside the MLP call that follows; the
- * matching (best match, ordering, indices, weights, sizes and positions) runs in Java on the copied similarities:
- * engine calls, not arithmetic, are what ToMe's time at batch 1 was made of.
+ * <p>The similarities come from the attention kernel and the merge is one TorchScript call ({@link RowMerge}: a
+ * weighted embedding-bag sum, which DJL lacks), or none of its own when the model runs it inside the MLP call that
+ * follows; the matching (best match, ordering, indices, weights, sizes and positions) runs in Java on the copied
+ * similarities: engine calls, not arithmetic, are what ToMe's time at batch 1 was made of.
  */
 public final class BipartiteMerge {
     private BipartiteMerge() {}
@@ -55,43 +55,56 @@ public final class BipartiteMerge {
         int keep = na - r;
         int out = n - r;
         float[] scores = similarity.toFloatArray();
-        // Per image: output row o = w[o]·x[keep o] + Σ over the sources merged into it of w[s]·x[source s]. The
-        // output tokens are the unmerged A in order (weight 1), then every B; a B token that receives sources
-        // weighs its share of the merged size, and so does each source: ToMe's size-weighted average. The
-        // indices (rows of x viewed as [B·N, C]) and weights go to the engine as lists; one gather-and-add there.
-        long[] index = new long[b * (out + 2 * r)];
-        double[] w = new double[b * (out + r)];
+        // Per image: output row o = w·x[own row of o] + Σ over the sources merged into it of w·x[source], each
+        // output's rows contiguous (its own first, then its sources in match order), then one offset per output
+        // (RowMerge's layout). The output tokens are the unmerged A in order (weight 1), then every B; a B token that
+        // receives sources weighs its share of the merged size, and so does each source: ToMe's size-weighted
+        // average. The indices (rows of x viewed as [B·N, C]) and weights go to the engine as lists; one
+        // gather-and-sum there.
+        int members = b * (out + r);
+        long[] index = new long[members + b * out];
+        double[] w = new double[members];
         long[] pos = new long[b * out];
         float[] sizes = new float[b * out];
-        int srcAt = b * out;
-        int dstAt = b * (out + r);
+        long[] own = new long[out];
+        int[] start = new int[out];
+        int[] fill = new int[out];
         Match match = new Match(na, nb, t.prefix);
         for (int i = 0; i < b; i++) {
             match.run(scores, i * na * nb, r);
             int tok = i * n;
             int o = i * out;
             for (int k = 0; k < keep; k++) {
-                int a = match.order[r + k]; // the unmerged A tokens, in index order
-                index[o + k] = tok + 2L * a;
-                pos[o + k] = t.positions[tok + 2 * a];
-                sizes[o + k] = t.size(tok + 2 * a);
+                own[k] = tok + 2L * match.order[r + k]; // the unmerged A tokens, in index order
             }
             for (int j = 0; j < nb; j++) {
-                index[o + keep + j] = tok + 2L * j + 1;
-                pos[o + keep + j] = t.positions[tok + 2 * j + 1];
-                sizes[o + keep + j] = t.size(tok + 2 * j + 1);
+                own[keep + j] = tok + 2L * j + 1;
+            }
+            for (int k = 0; k < out; k++) {
+                pos[o + k] = t.positions[(int) own[k]];
+                sizes[o + k] = t.size((int) own[k]);
+                fill[k] = 1;
             }
             for (int q = 0; q < r; q++) {
                 int src = match.order[q];
-                index[srcAt + i * r + q] = tok + 2L * src;
-                index[dstAt + i * r + q] = o + keep + match.best[src];
                 sizes[o + keep + match.best[src]] += t.size(tok + 2 * src);
+                fill[keep + match.best[src]]++;
             }
+            int at = i * (out + r);
             for (int k = 0; k < out; k++) {
-                w[o + k] = t.size((int) index[o + k]) / sizes[o + k];
+                index[members + o + k] = at;
+                start[k] = at;
+                index[at] = own[k];
+                w[at] = t.size((int) own[k]) / sizes[o + k];
+                at += fill[k];
+                fill[k] = 1;
             }
             for (int q = 0; q < r; q++) {
-                w[srcAt + i * r + q] = t.size((int) index[srcAt + i * r + q]) / sizes[(int) index[dstAt + i * r + q]];
+                int src = tok + 2 * match.order[q];
+                int d = keep + match.best[match.order[q]];
+                int p = start[d] + fill[d]++;
+                index[p] = src;
+                w[p] = t.size(src) / sizes[o + d];
             }
         }
         return new RowMerge(index, w, out, r, sizes, pos);

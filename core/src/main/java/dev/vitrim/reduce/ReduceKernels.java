@@ -6,11 +6,11 @@ import dev.vitrim.model.Torch;
 import dev.vitrim.model.TorchScript;
 
 /**
- * The reducers' work on the engine as TorchScript methods, one crossing each: gathering token rows, ToMe's
- * similarities and its size-weighted many-to-one merge (an index-add, which DJL does not offer), EViT's fused
- * token. Indices and weights are computed in Java and cross as plain lists. Between the blocks of a forward every
- * DJL call costs several times what it costs in a tight loop (the caches are full of the block's weights), so calls,
- * not arithmetic, are what these steps were made of. Compiled once per JVM; architecture-independent.
+ * The reducers' work on the engine as TorchScript methods, one crossing each: gathering token rows, ToMe's similarities
+ * and its size-weighted many-to-one merge (a weighted embedding-bag sum, which DJL does not offer), EViT's fused token.
+ * Indices and weights are computed in Java and cross as plain lists. Between the blocks of a forward every DJL call
+ * costs several times what it costs in a tight loop (the caches are full of the block's weights), so calls, not
+ * arithmetic, are what these steps were made of. Compiled once per JVM; architecture-independent.
  */
 final class ReduceKernels {
     private ReduceKernels() {}
@@ -68,11 +68,7 @@ final class ReduceKernels {
         return script().call("similarity", metric.getManager(), metric)[0];
     }
 
-    /**
-     * Output row o (of [B·out]) = {@code weight[o]}·a[{@code index[o]}] + Σ over sources s with destination o of
-     * {@code weight[B·out+s]}·a[{@code index[B·out+s]}], where {@code index[B·out+B·r+s]} is that destination; rows of
-     * {@code a} [B,N,…] are counted as in [B·N, …]. Returns [B,out,…].
-     */
+    /** {@code a} [B,N,…] merged as {@link RowMerge} lays out {@code index} and {@code weight}: [B,out,…]. */
     static NDArray merge(NDArray a, long[] index, double[] weight, int out, int r) {
         return script().call("merge", a.getManager(), a, index, weight, out, r)[0];
     }

@@ -8,9 +8,11 @@ import ai.djl.ndarray.NDArray;
  * ({@link TokenReducer.Pass#mergeBeforeMlp}), inside the block's MLP call, one engine crossing fewer per block —
  * at batch 1 a crossing with these index lists costs about as much as the merge's arithmetic.
  *
- * <p>Per image, output row o = {@code weight[o]}·x[{@code index[o]}] + Σ over the {@code r} sources s with destination
- * o of {@code weight[B·out+s]}·x[{@code index[B·out+s]}]; {@code index[B·out+B·r+s]} is that destination (a row of
- * the [B·out] output); rows of x [B,N,…] are counted as in [B·N, …].
+ * <p>Output row o (of the [B·out] rows) = Σ over j from {@code index[M+o]} up to the next bag's start of
+ * {@code weight[j]}·x[{@code index[j]}], where M = B·(out+r) is the number of merged rows (the last bag ends at M):
+ * each output's own row first, then the sources merged into it. Rows of x [B,N,…] are counted as in [B·N, …]. That
+ * is {@code torch.embedding_bag}'s layout (the indices, then each bag's offset; a weight per index): the gather, the
+ * weighting and the sum in one operator, where they were three (a gather, a product and an index-add).
  */
 public final class RowMerge {
     /**
@@ -23,13 +25,11 @@ public final class RowMerge {
                 "      r: int) -> Tensor:",
                 "    shape = a.size()",
                 "    b = shape[0]",
+                "    m = b * (out + r)", // the index list: the m row numbers, then the b * out bag offsets
                 "    idx = torch.tensor(index, dtype=4, device=a.device)",
-                "    w = torch.tensor(weight, dtype=6, device=a.device).unsqueeze(1)",
-                // one gather and one product for the kept rows and the sources together, then the sources added (not
-                // in place: autograd needs the product of the sources as it was)
-                "    g = torch.mul(a.flatten(0, 1).index_select(0, idx.narrow(0, 0, b * (out + r))), w)",
-                "    s = g.narrow(0, b * out, b * r)",
-                "    y = torch.index_add(g.narrow(0, 0, b * out), 0, idx.narrow(0, b * (out + r), b * r), s)",
+                "    w = torch.tensor(weight, dtype=6, device=a.device)",
+                "    y = torch.embedding_bag(a.flatten(0, 1), idx.narrow(0, 0, m), idx.narrow(0, m, b * out),",
+                "        False, 0, False, w, False)[0]",
                 "    return y.reshape([b, out] + shape[2:])",
                 "");
     }
