@@ -78,6 +78,61 @@ class BipartiteMergeTest {
         }
     }
 
+    /**
+     * Training backpropagates through the merge (one {@code embedding_bag}): the merge is linear in x once the metric
+     * has fixed the matching, so for L = ⟨g, merge(x)⟩ the gradient must satisfy ⟨dL/dx, v⟩ = ⟨g, merge(v)⟩ for every
+     * v, with merge(v) from the plain loop.
+     */
+    @Test
+    void gradientIsThePlainLoopsTranspose() {
+        Random rnd = new Random(5);
+        try (NDManager m = Torch.newManager()) {
+            for (int trial = 0; trial < 10; trial++) {
+                int b = 1 + rnd.nextInt(3);
+                int n = 4 + rnd.nextInt(30);
+                int c = 1 + rnd.nextInt(8);
+                int k = 2 + rnd.nextInt(6);
+                int prefix = 1 + rnd.nextInt(2);
+                int r = 1 + rnd.nextInt(n);
+                float[] metric = gauss(rnd, b * n * k);
+                float[] size = new float[b * n];
+                for (int i = 0; i < size.length; i++) {
+                    size[i] = 1 + rnd.nextInt(4);
+                }
+                int rr = Math.min(r, (n - prefix) / 2);
+                float[] g = gauss(rnd, b * (n - rr) * c);
+                NDArray x = m.create(gauss(rnd, b * n * c), new Shape(b, n, c));
+                x.setRequiresGradient(true);
+                try (ai.djl.training.GradientCollector gc =
+                             ai.djl.engine.Engine.getEngine("PyTorch").newGradientCollector()) {
+                    Tokens t = new Tokens(x, size, arange(b, n), prefix, List.of(), null, null, null);
+                    Tokens out = BipartiteMerge.merge(t, m.create(metric, new Shape(b, n, k)), r);
+                    gc.backward(out.x.mul(m.create(g, out.x.getShape())).sum());
+                } finally {
+                    Torch.grad(false);
+                }
+                float[] grad = x.getGradient().toFloatArray();
+                for (int probe = 0; probe < 3; probe++) {
+                    float[] v = gauss(rnd, b * n * c);
+                    float[] merged = plainMerge(v, size, metric, b, n, c, k, rr, prefix)[0];
+                    double want = dot(g, merged);
+                    assertThat(dot(grad, v)).as("trial %d probe %d (b=%d n=%d c=%d prefix=%d r=%d)", trial, probe, b,
+                            n, c, prefix, rr)
+                            .isCloseTo(want, org.assertj.core.data.Offset.offset(1e-4 * (1 + Math.abs(want))));
+                }
+            }
+        }
+    }
+
+    private static double dot(float[] a, float[] b) {
+        assertThat(a).hasSameSizeAs(b);
+        double s = 0;
+        for (int i = 0; i < a.length; i++) {
+            s += (double) a[i] * b[i];
+        }
+        return s;
+    }
+
     /** Positions 0..n-1 for each of b images. */
     static long[] arange(long b, long n) {
         long[] pos = new long[(int) (b * n)];
