@@ -1,6 +1,7 @@
 package dev.vitrim.model;
 
 import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
 
@@ -66,5 +67,17 @@ public final class Torch {
             JniUtils.setNumThreads(threads);
             THREAD_READY.set(true);
         }
+    }
+
+    /**
+     * A scalar for arithmetic in a forward pass that will be differentiated, owned by {@code m} (the forward's
+     * manager) so that it lives until the backward pass is over. DJL's {@code Number} overloads ({@code mul(2f)},
+     * {@code div(n)}, …) must not be used there: they wrap the number in a tensor over a Java buffer (libtorch's
+     * {@code from_blob}, no copy) and close it as soon as the operator returns, but autograd keeps that tensor for
+     * the backward pass, which then reads memory the JVM may already have freed and reused — gradients of
+     * 1e17 or NaN on a random step, different from run to run.
+     */
+    public static NDArray scalar(NDManager m, float v) {
+        return m.create(v);
     }
 }

@@ -587,7 +587,7 @@ public final class VisionTransformer implements AutoCloseable {
         NDArray logits = linear(cls, headW, headB);
         if (cfg.distilled()) {
             NDArray dist = linear(normed.get(new NDIndex(":, 1, :")), headDistW, headDistB);
-            logits = logits.add(dist).div(2f);
+            logits = logits.add(dist).mul(Torch.scalar(logits.getManager(), 0.5f));
         }
         return logits;
     }

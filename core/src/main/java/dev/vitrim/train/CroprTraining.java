@@ -242,7 +242,7 @@ public final class CroprTraining implements TokenReducer, AutoCloseable {
                 qT.attach(x.getManager()); // a view made from the module's array: freed with this forward
                 NDArray a = x.matMul(qT).transpose(0, 2, 1);
                 // training-only aggregator and auxiliary head
-                NDArray pooled = a.mul(scale).softmax(-1).matMul(x); // [B,q,D]
+                NDArray pooled = a.mul(Torch.scalar(x.getManager(), scale)).softmax(-1).matMul(x); // [B,q,D]
                 NDArray h = linear(layerNorm(pooled, p + "aggregator.norm1"), p + "aggregator.mlp.fc1");
                 h = linear(ai.djl.nn.Activation.gelu(h), p + "aggregator.mlp.fc2");
                 NDArray z = layerNorm(pooled.add(h), p + "aggregator.norm2");

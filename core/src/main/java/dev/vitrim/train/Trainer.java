@@ -356,8 +356,8 @@ public final class Trainer {
     }
 
     /** Mean cross-entropy of logits against (smoothed) targets, summed over the pass and divided by the batch. */
-    private static NDArray crossEntropy(NDArray logits, NDArray target, int batch) {
-        return logits.logSoftmax(1).mul(target).sum().neg().div((float) batch);
+    static NDArray crossEntropy(NDArray logits, NDArray target, int batch) {
+        return logits.logSoftmax(1).mul(target).sum().neg().div(Torch.scalar(logits.getManager(), batch));
     }
 
     private static ObjectNode trainingInfo(Job job, int epoch, Reduction red) {

@@ -240,6 +240,79 @@ class CroprTrainingTest {
         }
     }
 
+    /**
+     * Gradients of the training loss (main + auxiliary, as {@link Trainer} sums them) with the JVM's freed direct
+     * buffers reused between the forward and the backward pass when {@code churn}: a tensor the forward made over a
+     * Java buffer and let go of (DJL's {@code mul(Number)} does) would then be read as 1e30 by autograd.
+     */
+    static Map<String, float[]> trainingGradients(VisionTransformer vit, CroprTraining ct, boolean churn) {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        List<java.nio.ByteBuffer> hold = new ArrayList<>();
+        try (NDManager m = vit.manager().newSubManager()) {
+            NDArray x = images(m, 6, 3);
+            float[] t = new float[6 * 4];
+            for (int i = 0; i < 6; i++) {
+                t[i * 4 + i % 4] = 1f;
+            }
+            NDArray target = m.create(t, new Shape(6, 4));
+            try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+                NDArray loss = Trainer.crossEntropy(vit.forward(x, ct, null), target, 6);
+                for (NDArray a : ct.takeAuxLogits()) {
+                    loss = loss.add(Trainer.crossEntropy(a, target, 6));
+                }
+                if (churn) { // collect what the forward let go of, then reuse its native memory
+                    System.gc();
+                    try {
+                        Thread.sleep(50); // the cleaner thread frees the collected buffers
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    for (int i = 0; i < 20_000; i++) {
+                        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(4 << (i % 4))
+                                .order(java.nio.ByteOrder.nativeOrder());
+                        while (b.remaining() >= 4) {
+                            b.putFloat(1e30f);
+                        }
+                        hold.add(b);
+                    }
+                }
+                gc.backward(loss);
+            } finally {
+                Torch.grad(false);
+            }
+            for (Map.Entry<String, NDArray> e : vit.parameters().entrySet()) {
+                out.put(e.getKey(), e.getValue().getGradient().toFloatArray());
+                JniUtils.zeroGrad((PtNDArray) e.getValue());
+            }
+            for (Map.Entry<String, NDArray> e : ct.parameters().entrySet()) {
+                out.put(e.getKey(), gradientOrZeros(e.getValue()));
+                if (norm(out.get(e.getKey())) > 0) {
+                    JniUtils.zeroGrad((PtNDArray) e.getValue());
+                }
+            }
+        }
+        assertThat(hold).hasSizeGreaterThanOrEqualTo(churn ? 1 : 0);
+        return out;
+    }
+
+    @Test
+    void gradientsDoNotReadJavaMemoryFreedAfterTheForward() {
+        Torch.engine();
+        try (VisionTransformer vit = VisionTransformer.random(arch(), 1);
+             CroprTraining ct = new CroprTraining(cropr("cropr:R=3,llf=false"), arch(), 2);
+             AdamW opt = new AdamW(vit, ct.parameters(), TrainTestSupport.cfg(1))) {
+            Map<String, float[]> want = trainingGradients(vit, ct, false);
+            assertThat(norm(want.get("cropr.0.cross_attn.queries"))).isGreaterThan(0);
+            for (int trial = 0; trial < 5; trial++) {
+                Map<String, float[]> got = trainingGradients(vit, ct, true);
+                for (Map.Entry<String, float[]> e : want.entrySet()) {
+                    assertThat(got.get(e.getKey())).as("trial %d: %s", trial, e.getKey())
+                            .containsExactly(e.getValue());
+                }
+            }
+        }
+    }
+
     @Test
     void croprTrainsAlone() {
         assertThatThrownBy(() -> Reduction.of("random:R=1+cropr:R=2", arch(), 0)).isInstanceOf(VitrimException.class)
