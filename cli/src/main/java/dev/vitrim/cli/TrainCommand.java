@@ -59,7 +59,8 @@ import picocli.CommandLine.Spec;
                         + "training-only aggregator and auxiliary head on the detached module input (stop-gradient: "
                         + "the backbone learns from the main loss only); main and auxiliary losses add up with weight "
                         + "1; top-k pruning inside the forward; ramp=true grows R from 0 over the first half of "
-                        + "training; multiple=8 rounds kept counts down to multiples of 8. The saved model keeps only "
+                        + "training; multiple=8 rounds kept counts down to multiples of 8; qstd=S draws the fresh queries with "
+                        + "standard deviation S (default 0.02; the authors' code uses D^-1/2). The saved model keeps only "
                         + "the queries (cropr.{i}.cross_attn.queries) and records the schedule, so '--reduce cropr' "
                         + "runs it.",
                 "  attn:…, evit:…, tome:…, random:…   fine-tune the backbone with that reducer on (seed 000); the "
@@ -93,7 +94,7 @@ public final class TrainCommand implements Callable<Integer> {
     String data;
 
     @Option(names = {"-r", "--reduce"}, paramLabel = "SPEC", description = "Token reduction while training and "
-            + "validating (default: none, or the run's with --resume): cropr:R=8,llf=true[,ramp=true][,multiple=8] "
+            + "validating (default: none, or the run's with --resume): cropr:R=8,llf=true[,ramp=true][,multiple=8][,qstd=S] "
             + "trains Cropr's modules; attn/evit/tome/random specs fine-tune with that reducer on (see below).")
     String reduce;
 

@@ -14,14 +14,18 @@ import java.util.Set;
  * sit after blocks 0…L−3 with LLF and 0…L−2 without. The scorer is one matrix–vector product per module.
  */
 public final class Cropr implements TokenReducer {
-    static final Set<String> KEYS = Set.of("r", "llf", "multiple", "invert", "ramp");
+    static final Set<String> KEYS = Set.of("r", "llf", "multiple", "invert", "ramp", "qstd");
 
     final CroprSchedule schedule;
     final boolean invert;
     final boolean ramp;
+    final double queryStd;
 
     /** The spec as the user wrote it, for error messages. */
     final String given;
+
+    /** Training only: the default {@code qstd}. */
+    public static final double DEFAULT_QUERY_STD = 0.02;
 
     Cropr(SpecParams p) {
         given = p.spec;
@@ -36,6 +40,10 @@ public final class Cropr implements TokenReducer {
         schedule = new CroprSchedule(r, p.bool("llf", true), multiple);
         invert = p.bool("invert", false);
         ramp = p.bool("ramp", false);
+        queryStd = p.dbl("qstd", DEFAULT_QUERY_STD);
+        if (!(queryStd > 0) || Double.isInfinite(queryStd)) {
+            throw p.error("qstd=" + queryStd + " must be a positive number");
+        }
     }
 
     /** The pruning schedule. */
@@ -53,7 +61,16 @@ public final class Cropr implements TokenReducer {
         return ramp;
     }
 
-    /** The canonical spec; training's {@code ramp} is left out (inference has no use for it). */
+    /**
+     * Training only: the standard deviation the fresh queries are drawn with (clamped at two of them). The
+     * default is timm's for linear layers; the authors' code draws them with D^-1/2 (REFERENCE §1.2), which on
+     * Fashion-MNIST trained worse (README, "Learned pruning"), so it is an option, not the default.
+     */
+    public double queryStd() {
+        return queryStd;
+    }
+
+    /** The canonical spec; training's {@code ramp} and {@code qstd} are left out (inference has no use for it). */
     @Override
     public String spec() {
         return "cropr:" + schedule.params() + (invert ? ",invert=true" : "");

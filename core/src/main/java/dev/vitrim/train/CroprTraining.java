@@ -44,7 +44,8 @@ public final class CroprTraining implements TokenReducer, AutoCloseable {
 
     /**
      * Fresh modules for {@code cfg}, initialised as timm initialises linear layers (normal, std 0.02, clipped at two
-     * standard deviations; zero biases; LayerNorm 1 and 0), from {@code seed}.
+     * standard deviations; zero biases; LayerNorm 1 and 0), the queries with the spec's {@code qstd} (default
+     * the same 0.02), from {@code seed}.
      */
     public CroprTraining(Cropr spec, VitConfig cfg, long seed) {
         spec.validate(cfg);
@@ -56,7 +57,7 @@ public final class CroprTraining implements TokenReducer, AutoCloseable {
         try {
             for (String name : names(cfg, spec.schedule())) {
                 long[] shape = shape(cfg, name);
-                NDArray a = manager.create(init(name, shape, rng), new Shape(shape));
+                NDArray a = manager.create(init(name, shape, rng, spec.queryStd()), new Shape(shape));
                 a.setName(name);
                 params.put(name, a);
             }
@@ -99,7 +100,7 @@ public final class CroprTraining implements TokenReducer, AutoCloseable {
         return new long[] {d}; // LayerNorms
     }
 
-    private static float[] init(String name, long[] shape, Random rng) {
+    private static float[] init(String name, long[] shape, Random rng, double queryStd) {
         int n = 1;
         for (long s : shape) {
             n *= (int) s;
@@ -113,8 +114,9 @@ public final class CroprTraining implements TokenReducer, AutoCloseable {
             java.util.Arrays.fill(v, 1f);
             return v;
         }
+        double std = name.endsWith("cross_attn.queries") ? queryStd : 0.02;
         for (int i = 0; i < n; i++) {
-            v[i] = (float) (0.02 * Math.max(-2, Math.min(2, rng.nextGaussian())));
+            v[i] = (float) (std * Math.max(-2, Math.min(2, rng.nextGaussian())));
         }
         return v;
     }

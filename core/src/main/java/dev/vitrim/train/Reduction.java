@@ -34,7 +34,8 @@ final class Reduction implements AutoCloseable {
         String spec = parsed.spec();
         if (parsed instanceof Cropr) {
             Cropr c = (Cropr) parsed;
-            String full = spec + (c.ramp() ? ",ramp=true" : "");
+            String full = spec + (c.ramp() ? ",ramp=true" : "")
+                    + (c.queryStd() != Cropr.DEFAULT_QUERY_STD ? ",qstd=" + c.queryStd() : "");
             CroprTraining t = new CroprTraining(c, arch, seed);
             return new Reduction(t, t, full, spec, spec);
         }

@@ -299,7 +299,7 @@ class CroprTrainingTest {
     void gradientsDoNotReadJavaMemoryFreedAfterTheForward() {
         Torch.engine();
         try (VisionTransformer vit = VisionTransformer.random(arch(), 1);
-             CroprTraining ct = new CroprTraining(cropr("cropr:R=3,llf=false"), arch(), 2);
+             CroprTraining ct = new CroprTraining(cropr("cropr:R=3,llf=false,qstd=0.5"), arch(), 2);
              AdamW opt = new AdamW(vit, ct.parameters(), TrainTestSupport.cfg(1))) {
             Map<String, float[]> want = trainingGradients(vit, ct, false);
             assertThat(norm(want.get("cropr.0.cross_attn.queries"))).isGreaterThan(0);
@@ -311,6 +311,29 @@ class CroprTrainingTest {
                 }
             }
         }
+    }
+
+    @Test
+    void qstdSetsHowLargeTheFreshQueriesAreAndOnlyThem() {
+        Torch.engine();
+        float[][] q = new float[2][];
+        float[][] fc1 = new float[2][];
+        String[] specs = {"cropr:R=3", "cropr:R=3,qstd=0.5"};
+        for (int i = 0; i < 2; i++) {
+            try (CroprTraining ct = new CroprTraining(cropr(specs[i]), arch(), 4)) {
+                q[i] = ct.exportAll().get("cropr.0.cross_attn.queries").data();
+                fc1[i] = ct.exportAll().get("cropr.0.aggregator.mlp.fc1.weight").data();
+            }
+        }
+        for (int j = 0; j < q[0].length; j++) { // same draws, 25 times the scale, clamped at two deviations
+            assertThat(q[1][j]).isCloseTo(q[0][j] * 25f, org.assertj.core.api.Assertions.within(1e-5f));
+            assertThat(Math.abs(q[1][j])).isLessThanOrEqualTo(1.0f);
+        }
+        assertThat(fc1[1]).containsExactly(fc1[0]);
+        assertThat(Reduction.of("cropr:R=3,llf=false,qstd=0.5", arch(), 0).spec())
+                .isEqualTo("cropr:R=3,llf=false,qstd=0.5");
+        assertThatThrownBy(() -> cropr("cropr:R=3,qstd=0")).isInstanceOf(VitrimException.class)
+                .hasMessageContaining("qstd=0");
     }
 
     @Test
