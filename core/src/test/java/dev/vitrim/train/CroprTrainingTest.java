@@ -56,16 +56,21 @@ class CroprTrainingTest {
         return m.create(v, new Shape(b, 3, 8, 8));
     }
 
+    /** One-hot targets for the 6 images of {@link #images}: image i is of class i mod 4. */
+    static NDArray targets(NDManager m) {
+        float[] t = new float[6 * 4];
+        for (int i = 0; i < 6; i++) {
+            t[i * 4 + i % 4] = 1f;
+        }
+        return m.create(t, new Shape(6, 4));
+    }
+
     /** Backbone gradients (by name) of main loss [+ auxiliary losses] on one batch; queries' gradient under "q". */
     static Map<String, float[]> gradients(VisionTransformer vit, CroprTraining ct, boolean withAux) {
         Map<String, float[]> out = new LinkedHashMap<>();
         try (NDManager m = vit.manager().newSubManager()) {
             NDArray x = images(m, 6, 3);
-            float[] t = new float[6 * 4];
-            for (int i = 0; i < 6; i++) {
-                t[i * 4 + i % 4] = 1f;
-            }
-            NDArray target = m.create(t, new Shape(6, 4));
+            NDArray target = targets(m);
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
                 NDArray loss = vit.forward(x, ct, null).logSoftmax(1).mul(target).sum().neg();
                 List<NDArray> aux = ct.takeAuxLogits();
@@ -250,11 +255,7 @@ class CroprTrainingTest {
         List<java.nio.ByteBuffer> hold = new ArrayList<>();
         try (NDManager m = vit.manager().newSubManager()) {
             NDArray x = images(m, 6, 3);
-            float[] t = new float[6 * 4];
-            for (int i = 0; i < 6; i++) {
-                t[i * 4 + i % 4] = 1f;
-            }
-            NDArray target = m.create(t, new Shape(6, 4));
+            NDArray target = targets(m);
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
                 NDArray loss = Trainer.crossEntropy(vit.forward(x, ct, null), target, 6);
                 for (NDArray a : ct.takeAuxLogits()) {
