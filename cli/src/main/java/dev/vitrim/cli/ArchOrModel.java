@@ -1,9 +1,9 @@
 package dev.vitrim.cli;
 
+import dev.vitrim.arch.Presets;
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.model.Checkpoint;
-import dev.vitrim.model.Presets;
 import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
 import java.nio.file.Path;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Option;

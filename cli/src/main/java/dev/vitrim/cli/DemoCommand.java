@@ -5,20 +5,20 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vitrim.VitrimException;
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.data.DataHome;
 import dev.vitrim.data.DataSource;
 import dev.vitrim.data.Datasets;
 import dev.vitrim.data.Fetcher;
 import dev.vitrim.data.LabeledImages;
+import dev.vitrim.engine.Torch;
 import dev.vitrim.eval.Comparison;
 import dev.vitrim.eval.ComparisonTable;
 import dev.vitrim.eval.CostMatch;
 import dev.vitrim.eval.ExampleImages;
 import dev.vitrim.eval.KeptPatches;
 import dev.vitrim.eval.StandardMethods;
-import dev.vitrim.model.Torch;
 import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
 import dev.vitrim.reduce.Reducers;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
@@ -167,7 +167,7 @@ public final class DemoCommand implements Callable<Integer> {
                 } catch (VitrimException e) {
                     throw new VitrimException(croprFile + ": " + e.getMessage() + " (--cropr)");
                 }
-                if (croprVit.croprQuery(0) == null) {
+                if (!dev.vitrim.reduce.Cropr.hasQueries(croprVit)) {
                     throw new VitrimException(croprFile + ": no Cropr queries ('cropr.0.cross_attn.queries'): not a "
                             + "model trained with `vitrim train --reduce cropr:...` (--cropr; 'none' leaves the row out)");
                 }

@@ -1,6 +1,6 @@
 package dev.vitrim.cli;
 
-import dev.vitrim.model.Torch;
+import dev.vitrim.engine.Torch;
 import dev.vitrim.model.VisionTransformer;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;

@@ -1,9 +1,9 @@
 package dev.vitrim.cli;
 
+import dev.vitrim.arch.VitConfig;
+import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.reduce.Reducers;
 import dev.vitrim.reduce.TokenReducer;
-import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
 import picocli.CommandLine.Option;
 
 /** {@code --reduce SPEC} and {@code --trace FILE}. */

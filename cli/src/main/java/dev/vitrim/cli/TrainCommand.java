@@ -4,14 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vitrim.VitrimException;
+import dev.vitrim.arch.Presets;
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.data.DataHome;
 import dev.vitrim.data.Datasets;
 import dev.vitrim.data.LabeledImages;
 import dev.vitrim.data.Splits;
+import dev.vitrim.engine.Torch;
 import dev.vitrim.model.Checkpoint;
-import dev.vitrim.model.Presets;
-import dev.vitrim.model.Torch;
-import dev.vitrim.model.VitConfig;
 import dev.vitrim.train.ArchSpec;
 import dev.vitrim.train.ModelFiles;
 import dev.vitrim.train.TrainConfig;
@@ -384,7 +384,7 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     static String describe(VitConfig c) {
-        return c.name() + " (" + ModelFiles.architecture(c) + ")";
+        return c.name() + " (" + c.networkShape() + ")";
     }
 
     /** Progress bar on stderr and one summary line per epoch on stdout. */

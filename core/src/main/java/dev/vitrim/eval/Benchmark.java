@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import dev.vitrim.model.Torch;
+import dev.vitrim.engine.Torch;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.reduce.TokenReducer;
 import java.util.Arrays;

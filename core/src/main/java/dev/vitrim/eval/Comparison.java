@@ -6,12 +6,11 @@ import ai.djl.ndarray.types.Shape;
 import dev.vitrim.VitrimException;
 import dev.vitrim.data.ImageTransform;
 import dev.vitrim.data.LabeledImages;
-import dev.vitrim.model.Macs;
-import dev.vitrim.model.Torch;
+import dev.vitrim.engine.Torch;
 import dev.vitrim.model.VisionTransformer;
+import dev.vitrim.reduce.Macs;
 import dev.vitrim.reduce.Reducers;
 import dev.vitrim.reduce.TokenReducer;
-import dev.vitrim.train.ModelFiles;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -160,14 +159,14 @@ public final class Comparison {
 
     /**
      * Checks that {@code m} can run here: its reducer fits its model, and a model of its own has the compared model's
-     * architecture ({@link ModelFiles#architecture}) and preprocessing (otherwise neither its accuracy nor its speed
+     * architecture ({@link dev.vitrim.arch.VitConfig#networkShape}) and preprocessing (otherwise neither its accuracy nor its speed
      * would be comparable).
      */
     public static void check(VisionTransformer vit, Method m) {
         VisionTransformer own = m.on(vit);
         if (own != vit) {
-            String a = ModelFiles.architecture(vit.config());
-            String b = ModelFiles.architecture(own.config());
+            String a = vit.config().networkShape();
+            String b = own.config().networkShape();
             if (!a.equals(b) || !vit.config().preprocess().equals(own.config().preprocess())) {
                 throw new VitrimException("method " + m.name() + ": its model (" + b + ") is not the compared model's "
                         + "architecture (" + a + ") or expects other preprocessing");

@@ -1,8 +1,8 @@
 package dev.vitrim.eval;
 
 import dev.vitrim.VitrimException;
-import dev.vitrim.model.Macs;
-import dev.vitrim.model.VitConfig;
+import dev.vitrim.arch.VitConfig;
+import dev.vitrim.reduce.Macs;
 import dev.vitrim.reduce.Reducers;
 import dev.vitrim.reduce.TokenReducer;
 import java.util.ArrayList;

@@ -1,13 +1,13 @@
 package dev.vitrim.eval;
 
 import dev.vitrim.VitrimException;
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.data.BatchLoader;
 import dev.vitrim.data.ImageTransform;
 import dev.vitrim.data.LabeledImages;
 import dev.vitrim.io.FloatTensor;
-import dev.vitrim.model.Macs;
 import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
+import dev.vitrim.reduce.Macs;
 import dev.vitrim.reduce.TokenReducer;
 import dev.vitrim.reduce.Trace;
 import java.util.List;

@@ -1,7 +1,7 @@
 package dev.vitrim.eval;
 
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.image.PreprocessConfig;
-import dev.vitrim.model.VitConfig;
 import dev.vitrim.reduce.Trace;
 import java.awt.BasicStroke;
 import java.awt.Color;

@@ -1,11 +1,11 @@
 package dev.vitrim.eval;
 
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.data.ImageTransform;
 import dev.vitrim.data.LabeledImages;
 import dev.vitrim.image.PreprocessConfig;
 import dev.vitrim.io.FloatTensor;
 import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
 import dev.vitrim.reduce.Trace;
 import java.awt.Color;
 import java.awt.Font;

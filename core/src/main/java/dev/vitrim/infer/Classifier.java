@@ -1,11 +1,11 @@
 package dev.vitrim.infer;
 
 import dev.vitrim.VitrimException;
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.image.PreprocessConfig;
 import dev.vitrim.image.Preprocessor;
 import dev.vitrim.io.FloatTensor;
 import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
 import dev.vitrim.reduce.Reducers;
 import dev.vitrim.reduce.TokenReducer;
 import dev.vitrim.reduce.Trace;

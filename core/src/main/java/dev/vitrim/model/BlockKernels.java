@@ -2,6 +2,8 @@ package dev.vitrim.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.jni.IValue;
+import dev.vitrim.arch.VitConfig;
+import dev.vitrim.engine.TorchScript;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

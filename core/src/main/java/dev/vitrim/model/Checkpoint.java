@@ -3,6 +3,7 @@ package dev.vitrim.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.vitrim.VitrimException;
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.image.Interpolation;
 import dev.vitrim.image.PreprocessConfig;
 import dev.vitrim.io.DType;
@@ -457,7 +458,7 @@ public final class Checkpoint implements AutoCloseable {
             known.addAll(names.sources(t));
         }
         for (String n : source.names()) {
-            if (known.contains(n) || n.startsWith("cropr.")) {
+            if (known.contains(n) || isExtra(n)) {
                 continue;
             }
             DType dt = source.info(n).dtype();
@@ -465,6 +466,14 @@ public final class Checkpoint implements AutoCloseable {
                     + dt + " " + Arrays.toString(source.info(n).shape()) + "); vitrim supports plain ViT/DeiT "
                     + "(class/distillation tokens, LayerScale, no_embed_class, fc_norm)");
         }
+    }
+
+    /**
+     * Whether a tensor belongs to what runs around the ViT rather than to the ViT itself: Token Cropr's queries
+     * ({@code cropr.*}) and dense-prediction heads ({@code decoder.*}). The model keeps them for whoever asks.
+     */
+    public static boolean isExtra(String name) {
+        return name.startsWith("cropr.") || name.startsWith("decoder.");
     }
 
     /** The timm names of every tensor an architecture holds. */

@@ -8,8 +8,13 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.vitrim.VitrimException;
+import dev.vitrim.arch.VitConfig;
+import dev.vitrim.engine.Torch;
+import dev.vitrim.engine.TorchScript;
 import dev.vitrim.io.FloatTensor;
 import dev.vitrim.reduce.AttentionView;
+import dev.vitrim.reduce.Cropr;
+import dev.vitrim.reduce.ModelView;
 import dev.vitrim.reduce.Reducers;
 import dev.vitrim.reduce.TokenReducer;
 import dev.vitrim.reduce.Tokens;
@@ -28,7 +33,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * the attention scale is folded into the query rows of {@code qkv} at load time (one op less per block),
  * and the patch convolution runs as one matrix product over unfolded patches.
  */
-public final class VisionTransformer implements AutoCloseable {
+public final class VisionTransformer implements ModelView, AutoCloseable {
     private final VitConfig cfg;
     private final NDManager manager;
     private final Map<String, NDArray> params;
@@ -45,13 +50,14 @@ public final class VisionTransformer implements AutoCloseable {
     private final BlockKernels kernels;
     private volatile boolean eager = "eager".equals(System.getProperty("vitrim.kernels"));
 
-    private final Map<Integer, NDArray> croprQueries; // module index → pre-summed queries [D,1]
+    private final Map<String, NDArray> extras; // the checkpoint's tensors outside the ViT (reducers' parameters)
+    private final Map<String, NDArray> derived = new ConcurrentHashMap<>();
     private String recordedReduce; // the reduction the checkpoint was trained with, or null
 
     private VisionTransformer(VitConfig cfg, NDManager manager, Map<String, NDArray> params,
-                              Map<Integer, NDArray> croprQueries) {
+                              Map<String, NDArray> extras) {
         this.cfg = cfg;
-        this.croprQueries = Map.copyOf(croprQueries);
+        this.extras = Collections.unmodifiableMap(new LinkedHashMap<>(extras));
         this.manager = manager;
         this.params = Collections.unmodifiableMap(params);
         int d = cfg.width();
@@ -133,7 +139,7 @@ public final class VisionTransformer implements AutoCloseable {
                 params.put(name, a);
             }
             foldAttentionScale(c, params);
-            VisionTransformer vit = new VisionTransformer(c, m, params, loadCroprQueries(ck, m));
+            VisionTransformer vit = new VisionTransformer(c, m, params, loadExtras(ck, m));
             vit.recordedReduce = ck.recordedReduce();
             return vit;
         } catch (RuntimeException e) {
@@ -142,29 +148,15 @@ public final class VisionTransformer implements AutoCloseable {
         }
     }
 
-    private static final java.util.regex.Pattern CROPR_QUERIES =
-            java.util.regex.Pattern.compile("^cropr\\.(\\d+)\\.cross_attn\\.queries$");
-
-    /** Token Cropr's learned queries {@code cropr.{i}.cross_attn.queries} [1,q,D], summed over q once. */
-    private static Map<Integer, NDArray> loadCroprQueries(Checkpoint ck, NDManager m) {
-        Map<Integer, NDArray> out = new java.util.TreeMap<>();
-        int d = ck.config().width();
+    /** The checkpoint's tensors outside the ViT proper ({@link Checkpoint#isExtra}), as stored. */
+    private static Map<String, NDArray> loadExtras(Checkpoint ck, NDManager m) {
+        Map<String, NDArray> out = new java.util.TreeMap<>();
         for (String name : ck.source().names()) {
-            java.util.regex.Matcher mt = CROPR_QUERIES.matcher(name);
-            if (!mt.matches()) {
-                continue;
+            if (Checkpoint.isExtra(name)) {
+                NDArray a = m.create(ck.source().floats(name), new Shape(ck.source().info(name).shape()));
+                a.setName(name);
+                out.put(name, a);
             }
-            long[] shape = ck.source().info(name).shape();
-            if (shape.length != 3 || shape[0] != 1 || shape[2] != d || shape[1] < 1) {
-                throw new VitrimException(ck.path() + ": tensor '" + name + "' has shape "
-                        + java.util.Arrays.toString(shape) + ", expected [1, queries, " + d + "]");
-            }
-            float[] q = ck.source().floats(name);
-            float[] sum = new float[d];
-            for (int i = 0; i < q.length; i++) {
-                sum[i % d] += q[i];
-            }
-            out.put(Integer.parseInt(mt.group(1)), m.create(sum, new Shape(d, 1)));
         }
         return out;
     }
@@ -173,13 +165,24 @@ public final class VisionTransformer implements AutoCloseable {
      * The reduction spec the checkpoint was trained with ({@code vitrim train --reduce}), or null: a Cropr model
      * records its schedule here, and {@code --reduce cropr} without parameters uses it.
      */
+    @Override
     public String recordedReduce() {
         return recordedReduce;
     }
 
-    /** The pre-summed Cropr queries of module {@code i} as [D,1], or null when the checkpoint has none. */
-    public NDArray croprQuery(int i) {
-        return croprQueries.get(i);
+    @Override
+    public NDArray extra(String name) {
+        return extras.get(name);
+    }
+
+    /** The names of the checkpoint's tensors outside the ViT proper, sorted. */
+    public java.util.Set<String> extraNames() {
+        return extras.keySet();
+    }
+
+    @Override
+    public NDArray derived(String key, java.util.function.Function<NDManager, NDArray> make) {
+        return derived.computeIfAbsent(key, k -> make.apply(manager));
     }
 
     /**
@@ -209,11 +212,11 @@ public final class VisionTransformer implements AutoCloseable {
             }
             foldAttentionScale(c, params);
             // random Cropr queries too, so every reducer can be timed on a preset
-            Map<Integer, NDArray> queries = new java.util.TreeMap<>();
-            for (int i = 0; i < c.depth() - 1; i++) {
-                queries.put(i, m.randomNormal(0f, 1f, new Shape(c.width(), 1), DataType.FLOAT32));
+            Map<String, NDArray> extras = new LinkedHashMap<>();
+            for (String name : Cropr.queryNames(c)) {
+                extras.put(name, m.randomNormal(0f, 1f, new Shape(1, 1, c.width()), DataType.FLOAT32));
             }
-            return new VisionTransformer(c, m, params, queries);
+            return new VisionTransformer(c, m, params, extras);
         } catch (RuntimeException e) {
             m.close();
             throw e;
@@ -281,6 +284,7 @@ public final class VisionTransformer implements AutoCloseable {
         }
     }
 
+    @Override
     public VitConfig config() {
         return cfg;
     }
@@ -366,7 +370,27 @@ public final class VisionTransformer implements AutoCloseable {
     }
 
     private NDArray forwardWhole(NDArray images, boolean inPlace, TokenReducer reducer, Trace trace, int first) {
-        Tokens t = Tokens.initial(embed(images), cfg.prefixTokens(), trace != null && trace.withSource());
+        return head(run(images, inPlace, reducer, trace, first, trace != null && trace.withSource()));
+    }
+
+    /**
+     * The tokens after the last block, before the final norm: the patch embedding and every block with the reducer's
+     * steps (one forward, no micro-batches). The result carries each token's original position and the stash, so
+     * {@link Tokens#patchGrid} puts the patch tokens back in original order for dense heads; with
+     * {@code trackSources} merged tokens can go back too. Results belong to the input's manager.
+     */
+    public Tokens forwardTokens(NDArray images, TokenReducer reducer, Trace trace, boolean trackSources) {
+        checkInput(images.getShape().getShape(), "input");
+        if (trace != null) {
+            trace.startBatch();
+        }
+        boolean inference = !ai.djl.pytorch.jni.JniUtils.isGradMode();
+        return run(images, inference, reducer, trace, 0, trackSources || (trace != null && trace.withSource()));
+    }
+
+    private Tokens run(NDArray images, boolean inPlace, TokenReducer reducer, Trace trace, int first,
+                       boolean trackSources) {
+        Tokens t = Tokens.initial(embed(images), cfg.prefixTokens(), trackSources);
         TokenReducer.Pass pass = reducer.begin(this, t);
         for (int i = 0; i < blocks.length; i++) {
             if (i == blocks.length - 1) {
@@ -377,7 +401,12 @@ public final class VisionTransformer implements AutoCloseable {
                 trace.record(first, i, t);
             }
         }
-        return head(t);
+        return t;
+    }
+
+    /** The final LayerNorm ({@code norm}, or {@code fc_norm} of a pooled model) on tokens [..., D]. */
+    public NDArray finalNorm(NDArray x) {
+        return layerNorm(x, normW, normB);
     }
 
     /** Images per micro-batch: about {@value #MICRO_BATCH_BYTES} bytes of MLP activations. */

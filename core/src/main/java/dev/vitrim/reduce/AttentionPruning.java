@@ -2,8 +2,7 @@ package dev.vitrim.reduce;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
-import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
+import dev.vitrim.arch.VitConfig;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.Locale;
@@ -117,7 +116,7 @@ public final class AttentionPruning implements TokenReducer {
     }
 
     @Override
-    public Pass begin(VisionTransformer model, Tokens initial) {
+    public Pass begin(ModelView model, Tokens initial) {
         validate(model.config());
         return new AttnPass(model.config().depth(), initial.patches());
     }

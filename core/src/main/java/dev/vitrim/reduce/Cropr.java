@@ -3,8 +3,7 @@ package dev.vitrim.reduce;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import dev.vitrim.VitrimException;
-import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
+import dev.vitrim.arch.VitConfig;
 import java.util.Set;
 
 /**
@@ -97,16 +96,16 @@ public final class Cropr implements TokenReducer {
     }
 
     @Override
-    public Pass begin(VisionTransformer model, Tokens initial) {
+    public Pass begin(ModelView model, Tokens initial) {
         VitConfig c = model.config();
         validate(c);
         int last = schedule.lastModule(c.depth());
         NDArray[] queries = new NDArray[last + 1];
         for (int i = 0; i <= last && schedule.r() > 0; i++) {
-            queries[i] = model.croprQuery(i);
+            queries[i] = summedQueries(model, i);
             if (queries[i] == null) {
-                throw new VitrimException("--reduce '" + given + "': the checkpoint has no Cropr queries for module "
-                        + i + " ('cropr." + i + ".cross_attn.queries'); train them with `vitrim train --reduce cropr` "
+                throw new VitrimException("reducer '" + given + "': the checkpoint has no Cropr queries for module "
+                        + i + " ('" + queryName(i) + "'); train them with `vitrim train --reduce cropr` "
                         + "or use a Cropr checkpoint");
             }
         }
@@ -128,6 +127,44 @@ public final class Cropr implements TokenReducer {
                 return schedule.llf() ? t.rejoinStash() : t;
             }
         };
+    }
+
+    /** The file name of module {@code i}'s queries, [1, q, D]. */
+    public static String queryName(int i) {
+        return "cropr." + i + ".cross_attn.queries";
+    }
+
+    /** The query names of a module after every block but the last. */
+    public static java.util.List<String> queryNames(VitConfig c) {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        for (int i = 0; i < c.depth() - 1; i++) {
+            out.add(queryName(i));
+        }
+        return out;
+    }
+
+    /** Whether a model holds the queries of module 0 (a checkpoint trained with Cropr). */
+    public static boolean hasQueries(ModelView model) {
+        return model.extra(queryName(0)) != null;
+    }
+
+    /**
+     * Module {@code i}'s queries summed over the query axis once, as [D,1] (scoring is then one matrix-vector
+     * product), or null when the model has none. A tensor of the wrong shape is an error naming it.
+     */
+    static NDArray summedQueries(ModelView model, int i) {
+        String name = queryName(i);
+        NDArray q = model.extra(name);
+        if (q == null) {
+            return null;
+        }
+        long[] s = q.getShape().getShape();
+        int d = model.config().width();
+        if (s.length != 3 || s[0] != 1 || s[2] != d || s[1] < 1) {
+            throw new VitrimException("tensor '" + name + "' has shape " + java.util.Arrays.toString(s)
+                    + ", expected [1, queries, " + d + "]");
+        }
+        return model.derived(name + "#sum", m -> q.sum(new int[] {1}).reshape(d, 1));
     }
 
     /** Keeps all but the {@code p} lowest-scoring patches; stashes those when {@code stash}. */

@@ -1,7 +1,7 @@
 package dev.vitrim.reduce;
 
 import dev.vitrim.VitrimException;
-import dev.vitrim.model.VitConfig;
+import dev.vitrim.arch.VitConfig;
 
 /**
  * Token Cropr's pruning schedule, shared by {@code cropr}, {@code random:R=…} and Cropr training. A module after

@@ -4,8 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import dev.vitrim.VitrimException;
-import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
+import dev.vitrim.arch.VitConfig;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Set;
@@ -82,7 +81,7 @@ public final class EVit implements TokenReducer {
     }
 
     @Override
-    public Pass begin(VisionTransformer model, Tokens initial) {
+    public Pass begin(ModelView model, Tokens initial) {
         VitConfig c = model.config();
         validate(c);
         return new Pass() {

@@ -2,8 +2,7 @@ package dev.vitrim.reduce;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
-import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
+import dev.vitrim.arch.VitConfig;
 import java.util.Random;
 import java.util.Set;
 
@@ -92,7 +91,7 @@ public final class RandomPruning implements TokenReducer {
     }
 
     @Override
-    public Pass begin(VisionTransformer model, Tokens initial) {
+    public Pass begin(ModelView model, Tokens initial) {
         VitConfig c = model.config();
         validate(c);
         int n0 = initial.count();

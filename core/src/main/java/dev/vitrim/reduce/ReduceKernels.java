@@ -2,8 +2,8 @@ package dev.vitrim.reduce;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.vitrim.model.Torch;
-import dev.vitrim.model.TorchScript;
+import dev.vitrim.engine.Torch;
+import dev.vitrim.engine.TorchScript;
 
 /**
  * The reducers' work on the engine as TorchScript methods, one crossing each: gathering token rows, ToMe's similarities

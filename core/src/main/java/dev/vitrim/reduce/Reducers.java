@@ -1,8 +1,7 @@
 package dev.vitrim.reduce;
 
 import dev.vitrim.VitrimException;
-import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
+import dev.vitrim.arch.VitConfig;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -59,7 +58,7 @@ public final class Reducers {
     }
 
     /** Parses for a loaded model (its recorded Cropr schedule supplies defaults) and checks against it. */
-    public static TokenReducer parse(String spec, VisionTransformer model) {
+    public static TokenReducer parse(String spec, ModelView model) {
         TokenReducer r = parse(spec, model.recordedReduce());
         r.validate(model.config());
         return r;
@@ -126,7 +125,7 @@ public final class Reducers {
         }
 
         @Override
-        public Pass begin(VisionTransformer model, Tokens initial) {
+        public Pass begin(ModelView model, Tokens initial) {
             return pass;
         }
     };
@@ -187,7 +186,7 @@ public final class Reducers {
         }
 
         @Override
-        public Pass begin(VisionTransformer model, Tokens initial) {
+        public Pass begin(ModelView model, Tokens initial) {
             List<Pass> passes = new ArrayList<>();
             for (TokenReducer p : parts) {
                 passes.add(p.begin(model, initial));

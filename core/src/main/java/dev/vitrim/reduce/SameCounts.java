@@ -1,9 +1,8 @@
 package dev.vitrim.reduce;
 
 import dev.vitrim.VitrimException;
-import dev.vitrim.model.Macs;
-import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
+import dev.vitrim.arch.VitConfig;
+import dev.vitrim.reduce.Macs;
 
 /**
  * A timing control, not a method: the token counts of another reducer's schedule with none of its work. Wherever
@@ -55,7 +54,7 @@ public final class SameCounts implements TokenReducer {
     }
 
     @Override
-    public Pass begin(VisionTransformer model, Tokens initial) {
+    public Pass begin(ModelView model, Tokens initial) {
         int[] mlp = plan.mlpTokens();
         int[] after = plan.afterBlock();
         return new Pass() {

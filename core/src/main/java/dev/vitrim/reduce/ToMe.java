@@ -1,8 +1,7 @@
 package dev.vitrim.reduce;
 
 import dev.vitrim.VitrimException;
-import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
+import dev.vitrim.arch.VitConfig;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Set;
@@ -91,7 +90,7 @@ public final class ToMe implements TokenReducer {
     }
 
     @Override
-    public Pass begin(VisionTransformer model, Tokens initial) {
+    public Pass begin(ModelView model, Tokens initial) {
         VitConfig c = model.config();
         validate(c);
         return new Pass() {

@@ -1,7 +1,6 @@
 package dev.vitrim.reduce;
 
-import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
+import dev.vitrim.arch.VitConfig;
 
 /**
  * A token-reduction method. A reducer is a description (its spec); {@link #begin} makes the per-forward
@@ -13,7 +12,7 @@ public interface TokenReducer {
     String spec();
 
     /** Validates the reducer against a model (block indices, counts) and returns the state of one forward. */
-    Pass begin(VisionTransformer model, Tokens initial);
+    Pass begin(ModelView model, Tokens initial);
 
     /** Checks the spec against an architecture; throws {@code VitrimException} naming the problem. */
     default void validate(VitConfig c) {}

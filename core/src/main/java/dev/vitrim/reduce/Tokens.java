@@ -216,6 +216,86 @@ public final class Tokens {
         return at + n;
     }
 
+    /**
+     * The patch tokens back on the original grid, in original order: [B, patches, D], row p holding what stands at
+     * original position {@code prefix + p}. A kept token is itself; a pruned token that was stashed stands at its
+     * position with the value it had when pruned; a merged token's value is copied to every position it absorbed
+     * (ToMe's unmerge; this needs the sources, {@code Tokens.initial(x, prefix, true)}). Padded rows (per-image
+     * counts) and fused tokens are not part of the grid. A position held by no token is an error: the reducer
+     * dropped it without stashing.
+     */
+    public NDArray patchGrid(int patches) {
+        int b = batch();
+        int n = count();
+        if (stash.isEmpty() && sizes == null && counts == null && n == prefix + patches && isIdentity()) {
+            return x.get(new ai.djl.ndarray.index.NDIndex(":, {}:, :", prefix));
+        }
+        NDList xs = new NDList(x);
+        int total = n;
+        for (Stashed s : stash) {
+            xs.add(s.x());
+            total += s.count();
+        }
+        long[] rows = new long[b * patches];
+        java.util.Arrays.fill(rows, -1);
+        if (sizes != null || stash.stream().anyMatch(s -> s.sizes() != null)) {
+            if (source == null) {
+                throw new IllegalStateException("merged tokens go back to the grid only with their sources tracked "
+                        + "(Tokens.initial(x, prefix, true))");
+            }
+            NDList src = new NDList(source);
+            for (Stashed s : stash) {
+                src.add(s.source());
+            }
+            // owner of each original token: the one row whose source holds it (real rows only; padding holds none)
+            long[] owner = concat(src).argMax(1).toLongArray(); // [B, N0]
+            int n0 = owner.length / b;
+            for (int i = 0; i < b; i++) {
+                for (int p = 0; p < patches; p++) {
+                    rows[i * patches + p] = (long) i * total + owner[i * n0 + prefix + p];
+                }
+            }
+        } else {
+            for (int i = 0; i < b; i++) {
+                int real = counts == null ? n : counts[i];
+                place(rows, i, patches, positions, i * n, real, (long) i * total);
+                int at = n;
+                for (Stashed s : stash) {
+                    int k = s.count();
+                    place(rows, i, patches, s.positions(), i * k, k, (long) i * total + at);
+                    at += k;
+                }
+            }
+        }
+        for (int i = 0; i < rows.length; i++) {
+            if (rows[i] < 0) {
+                throw new IllegalStateException("patch " + (i % patches) + " of image " + (i / patches) + " is held by "
+                        + "no token: the reducer dropped it without stashing (dense outputs need every position)");
+            }
+        }
+        return rowsOf(concat(xs), rows, patches);
+    }
+
+    private boolean isIdentity() {
+        int n = count();
+        for (int i = 0; i < positions.length; i++) {
+            if (positions[i] != i % n) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Rows {@code base + j} hold positions {@code pos[from + j]}, j &lt; len: where each patch of image i stands. */
+    private void place(long[] rows, int i, int patches, long[] pos, int from, int len, long base) {
+        for (int j = 0; j < len; j++) {
+            long p = pos[from + j] - prefix;
+            if (p >= 0 && p < patches && rows[i * patches + (int) p] < 0) {
+                rows[i * patches + (int) p] = base + j;
+            }
+        }
+    }
+
     public Tokens withMask(NDArray mask, int[] perImage) {
         return new Tokens(x, sizes, positions, prefix, stash, mask, perImage, source);
     }

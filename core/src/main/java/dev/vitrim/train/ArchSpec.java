@@ -1,8 +1,8 @@
 package dev.vitrim.train;
 
 import dev.vitrim.VitrimException;
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.image.PreprocessConfig;
-import dev.vitrim.model.VitConfig;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;

@@ -4,12 +4,13 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import dev.vitrim.arch.VitConfig;
+import dev.vitrim.engine.Torch;
 import dev.vitrim.io.FloatTensor;
-import dev.vitrim.model.Torch;
 import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
 import dev.vitrim.reduce.Cropr;
 import dev.vitrim.reduce.CroprSchedule;
+import dev.vitrim.reduce.ModelView;
 import dev.vitrim.reduce.TokenReducer;
 import dev.vitrim.reduce.Tokens;
 import java.util.ArrayList;
@@ -29,7 +30,7 @@ import java.util.Random;
  * <p>One instance serves one run: {@link #begin} clears the auxiliary logits of the previous forward, and
  * {@link #takeAuxLogits} hands them to the loss.
  */
-public final class CroprTraining implements TokenReducer, AutoCloseable {
+public final class CroprTraining implements TrainableReducer {
     /** Queries per module: one, for classification. */
     static final int QUERIES = 1;
     static final int MLP_RATIO = 4;
@@ -122,6 +123,7 @@ public final class CroprTraining implements TokenReducer, AutoCloseable {
     }
 
     /** The learnable parameters (queries, aggregators, auxiliary heads), by name. */
+    @Override
     public Map<String, NDArray> parameters() {
         return java.util.Collections.unmodifiableMap(params);
     }
@@ -155,6 +157,28 @@ public final class CroprTraining implements TokenReducer, AutoCloseable {
         return (int) Math.round(r * f);
     }
 
+    /** Ramps R ({@link #rampedR}). */
+    @Override
+    public void beginStep(long step, long total) {
+        setR(rampedR(step, total));
+    }
+
+    /** Every module's auxiliary loss of the last forward, summed (all weight 1, as the authors train). */
+    @Override
+    public NDArray auxiliaryLoss(java.util.function.UnaryOperator<NDArray> lossOf) {
+        NDArray sum = null;
+        for (NDArray a : takeAuxLogits()) {
+            NDArray l = lossOf.apply(a);
+            sum = sum == null ? l : sum.add(l);
+        }
+        return sum;
+    }
+
+    @Override
+    public int auxiliaryLosses() {
+        return modules();
+    }
+
     /** The auxiliary logits [B,classes] of every module of the last forward, in module order; clears them. */
     public List<NDArray> takeAuxLogits() {
         List<NDArray> out = new ArrayList<>(auxLogits);
@@ -163,7 +187,8 @@ public final class CroprTraining implements TokenReducer, AutoCloseable {
     }
 
     /** What a saved model keeps: the queries only, in the authors' naming, as [1,q,D]. */
-    public Map<String, FloatTensor> exportQueries() {
+    @Override
+    public Map<String, FloatTensor> inferenceTensors() {
         Map<String, FloatTensor> out = new LinkedHashMap<>();
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
             if (e.getKey().endsWith("cross_attn.queries")) {
@@ -174,7 +199,8 @@ public final class CroprTraining implements TokenReducer, AutoCloseable {
     }
 
     /** Every parameter, for the training state. */
-    public Map<String, FloatTensor> exportAll() {
+    @Override
+    public Map<String, FloatTensor> stateTensors() {
         Map<String, FloatTensor> out = new LinkedHashMap<>();
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
             out.put(e.getKey(), new FloatTensor(e.getValue().getShape().getShape(), e.getValue().toFloatArray()));
@@ -182,8 +208,9 @@ public final class CroprTraining implements TokenReducer, AutoCloseable {
         return out;
     }
 
-    /** Restores parameters saved by {@link #exportAll()}. */
-    public void importAll(Map<String, FloatTensor> values) {
+    /** Restores parameters saved by {@link #stateTensors()}. */
+    @Override
+    public void restoreState(Map<String, FloatTensor> values) {
         boolean grad = ai.djl.pytorch.jni.JniUtils.isGradMode();
         Torch.grad(false);
         try {
@@ -223,7 +250,7 @@ public final class CroprTraining implements TokenReducer, AutoCloseable {
     }
 
     @Override
-    public Pass begin(VisionTransformer model, Tokens initial) {
+    public Pass begin(ModelView model, Tokens initial) {
         VitConfig c = model.config();
         CroprSchedule s = scheduleNow();
         int n0 = initial.count();

@@ -6,7 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import dev.vitrim.data.BatchLoader;
 import dev.vitrim.data.ImageTransform;
 import dev.vitrim.data.LabeledImages;
-import dev.vitrim.model.Torch;
+import dev.vitrim.engine.Torch;
 import dev.vitrim.model.VisionTransformer;
 
 /** Loss and accuracy of a model on labelled images (evaluation transform, no augmentation, no gradients). */

@@ -8,13 +8,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vitrim.VitrimException;
+import dev.vitrim.arch.VitConfig;
+import dev.vitrim.engine.Torch;
 import dev.vitrim.image.PreprocessConfig;
 import dev.vitrim.io.FloatTensor;
 import dev.vitrim.io.SafeTensorsWriter;
 import dev.vitrim.model.Checkpoint;
-import dev.vitrim.model.Torch;
 import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -203,31 +203,4 @@ public final class ModelFiles {
         return f;
     }
 
-    /** The shape of the network (what must match to continue training): everything but labels and preprocessing. */
-    public static String architecture(VitConfig c) {
-        StringBuilder sb = new StringBuilder();
-        sb.append("width ").append(c.width()).append(", depth ").append(c.depth()).append(", heads ").append(c.heads())
-                .append(", patch ").append(c.patchSize()).append(", image ").append(c.imageSize()).append(", mlp ")
-                .append(c.mlpHidden()).append(", classes ").append(c.numClasses()).append(", pool ")
-                .append(c.globalPool());
-        if (!c.classToken()) {
-            sb.append(", no class token");
-        }
-        if (c.distilled()) {
-            sb.append(", distilled");
-        }
-        if (c.layerScale()) {
-            sb.append(", layer-scale");
-        }
-        if (c.noEmbedClass()) {
-            sb.append(", no-embed-class");
-        }
-        if (!c.qkvBias()) {
-            sb.append(", no qkv bias");
-        }
-        if (c.fcNorm()) {
-            sb.append(", fc_norm");
-        }
-        return sb.toString();
-    }
 }

@@ -1,7 +1,7 @@
 package dev.vitrim.train;
 
 import dev.vitrim.VitrimException;
-import dev.vitrim.model.VitConfig;
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.reduce.Cropr;
 import dev.vitrim.reduce.Reducers;
 import dev.vitrim.reduce.TokenReducer;
@@ -9,18 +9,16 @@ import dev.vitrim.reduce.TokenReducer;
 /**
  * The token reduction of a training run: what the training forward runs, what validation runs on the saved file,
  * and what the file records. {@code cropr} trains Cropr's modules ({@link CroprTraining}); any other reducer is
- * fine-tuned with, exactly as inference runs it.
+ * fine-tuned with, exactly as inference runs it ({@link TrainableReducer#fixed}).
  */
 final class Reduction implements AutoCloseable {
-    private final TokenReducer reducer;
-    private final CroprTraining cropr;
+    private final TrainableReducer reducer;
     private final String spec;
     private final String recorded;
     private final String validation;
 
-    private Reduction(TokenReducer reducer, CroprTraining cropr, String spec, String recorded, String validation) {
+    private Reduction(TrainableReducer reducer, String spec, String recorded, String validation) {
         this.reducer = reducer;
-        this.cropr = cropr;
         this.spec = spec;
         this.recorded = recorded;
         this.validation = validation;
@@ -29,7 +27,7 @@ final class Reduction implements AutoCloseable {
     static Reduction of(String given, VitConfig arch, long seed) {
         TokenReducer parsed = Reducers.parse(given, arch);
         if (parsed == Reducers.NONE) {
-            return new Reduction(parsed, null, "none", null, "none");
+            return new Reduction(TrainableReducer.fixed(parsed), "none", null, "none");
         }
         String spec = parsed.spec();
         if (parsed instanceof Cropr) {
@@ -37,23 +35,18 @@ final class Reduction implements AutoCloseable {
             String full = spec + (c.ramp() ? ",ramp=true" : "")
                     + (c.queryStd() != Cropr.DEFAULT_QUERY_STD ? ",qstd=" + c.queryStd() : "");
             CroprTraining t = new CroprTraining(c, arch, seed);
-            return new Reduction(t, t, full, spec, spec);
+            return new Reduction(t, full, spec, spec);
         }
         if (spec.contains("cropr:")) {
             throw new VitrimException("--reduce '" + given + "': Cropr's modules train alone; drop the other reducers "
                     + "(they can be combined at inference)");
         }
-        return new Reduction(parsed, null, spec, spec, spec);
+        return new Reduction(TrainableReducer.fixed(parsed), spec, spec, spec);
     }
 
-    /** What the training forward runs. */
-    TokenReducer reducer() {
+    /** What the training forward runs, with its own parameters and auxiliary losses, if any. */
+    TrainableReducer reducer() {
         return reducer;
-    }
-
-    /** The Cropr modules being trained, or null. */
-    CroprTraining cropr() {
-        return cropr;
     }
 
     /** The canonical spec of the run ("none" without reduction), checked on --resume. */
@@ -73,8 +66,6 @@ final class Reduction implements AutoCloseable {
 
     @Override
     public void close() {
-        if (cropr != null) {
-            cropr.close();
-        }
+        reducer.close();
     }
 }

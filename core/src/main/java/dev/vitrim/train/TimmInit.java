@@ -3,7 +3,7 @@ package dev.vitrim.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
-import dev.vitrim.model.Torch;
+import dev.vitrim.engine.Torch;
 import dev.vitrim.model.VisionTransformer;
 import java.util.Map;
 import java.util.SplittableRandom;

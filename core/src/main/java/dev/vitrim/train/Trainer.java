@@ -8,14 +8,14 @@ import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vitrim.VitrimException;
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.data.BatchLoader;
 import dev.vitrim.data.ImageTransform;
 import dev.vitrim.data.LabeledImages;
+import dev.vitrim.engine.Torch;
 import dev.vitrim.io.FloatTensor;
 import dev.vitrim.model.Checkpoint;
-import dev.vitrim.model.Torch;
 import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
 import dev.vitrim.reduce.Reducers;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -157,7 +157,7 @@ public final class Trainer {
         removeStaleTemporaries(files);
         Torch.engine();
         Reduction red = Reduction.of(job.reduce(), arch, cfg.seed());
-        if (red.cropr() == null && cfg.moduleLr() > 0) {
+        if (red.reducer().parameters().isEmpty() && cfg.moduleLr() > 0) {
             red.close();
             throw new VitrimException("--module-lr " + cfg.moduleLr() + ": --reduce " + job.reduce()
                     + " adds no modules to train (only cropr does)");
@@ -173,8 +173,8 @@ public final class Trainer {
         VisionTransformer vit;
         try {
             vit = buildModel(job, state);
-            if (state != null && red.cropr() != null) {
-                red.cropr().importAll(state.model());
+            if (state != null) {
+                red.reducer().restoreState(state.model());
             }
         } catch (RuntimeException e) {
             red.close();
@@ -193,8 +193,8 @@ public final class Trainer {
         double bestAcc = -1;
         int bestEpoch = 0;
         long totalSteps = (long) cfg.epochs() * steps;
-        CroprTraining cropr = red.cropr();
-        try (vit; red; AdamW opt = new AdamW(vit, cropr == null ? Map.of() : cropr.parameters(), cfg)) {
+        TrainableReducer reducer = red.reducer();
+        try (vit; red; AdamW opt = new AdamW(vit, reducer.parameters(), cfg)) {
             if (state != null) {
                 opt.importState(state.optim(), state.steps());
                 start = state.epochsDone();
@@ -227,9 +227,7 @@ public final class Trainer {
                         BatchLoader.Batch b = loader.next();
                         long t = (long) epoch * steps + b.index();
                         lr = schedule.at(t);
-                        if (cropr != null) {
-                            cropr.setR(cropr.rampedR(t, totalSteps));
-                        }
+                        reducer.beginStep(t, totalSteps);
                         int bs = b.size();
                         float[] target = new float[bs * k];
                         java.util.Arrays.fill(target, smooth / k);
@@ -251,15 +249,14 @@ public final class Trainer {
                                                 (from + cnt) * per), new Shape(cnt, 3, s, s));
                                         NDArray tg = p.create(java.util.Arrays.copyOfRange(target, from * k,
                                                 (from + cnt) * k), new Shape(cnt, k));
-                                        NDArray out = vit.forward(x, red.reducer(), null);
+                                        NDArray out = vit.forward(x, reducer, null);
                                         NDArray part = crossEntropy(out, tg, bs);
                                         loss += part.getFloat();
-                                        if (cropr != null) { // main + every auxiliary loss, all weight 1
-                                            for (NDArray a : cropr.takeAuxLogits()) {
-                                                NDArray auxPart = crossEntropy(a, tg, bs);
-                                                aux += auxPart.getFloat();
-                                                part = part.add(auxPart);
-                                            }
+                                        // main + the reducer's auxiliary losses, all weight 1
+                                        NDArray auxPart = reducer.auxiliaryLoss(a -> crossEntropy(a, tg, bs));
+                                        if (auxPart != null) {
+                                            aux += auxPart.getFloat();
+                                            part = part.add(auxPart);
                                         }
                                         gc.backward(part);
                                         System.arraycopy(out.toFloatArray(), 0, logits, from * k, cnt * k);
@@ -304,9 +301,7 @@ public final class Trainer {
                 vit.refreshCaches(); // the in-memory model answers with this epoch's weights
                 // the model after this epoch, saved and reloaded: validation measures the file itself
                 Map<String, FloatTensor> timm = vit.exportTensors();
-                if (cropr != null) {
-                    timm.putAll(cropr.exportQueries()); // inference keeps the queries only
-                }
+                timm.putAll(reducer.inferenceTensors()); // e.g. Cropr's queries, without what only training uses
                 ObjectNode extra = trainingInfo(job, epoch + 1, red);
                 ModelFiles.save(timm, arch, extra, red.recorded(), files.last());
                 Evaluator.Metrics val;
@@ -338,13 +333,11 @@ public final class Trainer {
                     info.set("data_options", job.dataOptions());
                 }
                 Map<String, FloatTensor> weights = ModelFiles.internalTensors(vit);
-                if (cropr != null) {
-                    weights.putAll(cropr.exportAll());
-                }
+                weights.putAll(reducer.stateTensors());
                 new TrainState(info, weights, opt.exportState()).write(files.state());
                 EpochResult r = new EpochResult(epoch + 1, cfg.epochs(), lossSum / seen, (double) correct / seen,
                         val.loss(), val.accuracy(), lr, seen / trainSecs, (System.nanoTime() - t0) / 1e9, best,
-                        gradNorm, cropr == null ? Double.NaN : auxSum / seen / cropr.modules(), skipped);
+                        gradNorm, reducer.auxiliaryLosses() == 0 ? Double.NaN : auxSum / seen / reducer.auxiliaryLosses(), skipped);
                 appendLog(files.log(), r);
                 results.add(r);
                 l.epochEnd(r);
@@ -409,8 +402,8 @@ public final class Trainer {
             throw new VitrimException(file + ": the architecture in the training state is unreadable (" + e.getMessage()
                     + ")");
         }
-        String want = ModelFiles.architecture(job.arch());
-        String have = ModelFiles.architecture(saved);
+        String want = job.arch().networkShape();
+        String have = saved.networkShape();
         if (!want.equals(have)) {
             throw new VitrimException("--resume: " + file + " holds a different architecture (" + have
                     + ") than requested (" + want + "); use the same --config/--arch, or a new -o for a new run");
@@ -445,7 +438,7 @@ public final class Trainer {
         }
         VitConfig lc = loaded.config();
         boolean sameHead = lc.numClasses() == arch.numClasses() && !job.newHead();
-        if (sameHead && ModelFiles.architecture(lc).equals(ModelFiles.architecture(arch))) {
+        if (sameHead && lc.networkShape().equals(arch.networkShape())) {
             return loaded;
         }
         try (loaded) {

@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vitrim.VitrimException;
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.data.ImageTransform;
 import dev.vitrim.data.LabeledImages;
-import dev.vitrim.model.Macs;
 import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
+import dev.vitrim.reduce.Macs;
 import dev.vitrim.reduce.Reducers;
 import dev.vitrim.reduce.TokenReducer;
 import dev.vitrim.reduce.Trace;

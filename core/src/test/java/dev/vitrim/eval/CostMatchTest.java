@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vitrim.VitrimException;
-import dev.vitrim.model.Macs;
-import dev.vitrim.model.Presets;
-import dev.vitrim.model.VitConfig;
+import dev.vitrim.arch.Presets;
+import dev.vitrim.arch.VitConfig;
+import dev.vitrim.reduce.Macs;
 import dev.vitrim.reduce.Reducers;
 import java.util.List;
 import org.junit.jupiter.api.Test;

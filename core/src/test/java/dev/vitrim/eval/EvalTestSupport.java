@@ -1,10 +1,10 @@
 package dev.vitrim.eval;
 
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.data.Datasets;
 import dev.vitrim.data.LabeledImages;
 import dev.vitrim.image.Interpolation;
 import dev.vitrim.image.PreprocessConfig;
-import dev.vitrim.model.VitConfig;
 
 /** A digit-sized architecture and small in-memory digit-like images for the comparison tests. */
 final class EvalTestSupport {

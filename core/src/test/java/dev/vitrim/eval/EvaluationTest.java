@@ -3,11 +3,11 @@ package dev.vitrim.eval;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.data.ImageTransform;
 import dev.vitrim.data.LabeledImages;
 import dev.vitrim.io.FloatTensor;
 import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
 import dev.vitrim.reduce.Reducers;
 import dev.vitrim.reduce.TokenReducer;
 import dev.vitrim.reduce.Trace;

@@ -6,10 +6,13 @@ import static dev.vitrim.Golden.path;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vitrim.Golden;
+import dev.vitrim.arch.Presets;
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.io.FloatTensor;
+import dev.vitrim.reduce.Macs;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * Logits of the Java forward against the independent PyTorch reference (tools/reference_vit.py), which

@@ -7,6 +7,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.vitrim.VitrimException;
+import dev.vitrim.engine.Torch;
+import dev.vitrim.engine.TorchScript;
 import org.junit.jupiter.api.Test;
 
 /** TorchScript compiled from source at run time: arguments and results of each kind, and its errors. */

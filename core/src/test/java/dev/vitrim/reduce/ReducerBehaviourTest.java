@@ -5,11 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vitrim.Golden;
 import dev.vitrim.VitrimException;
+import dev.vitrim.arch.Presets;
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.io.FloatTensor;
-import dev.vitrim.model.Macs;
-import dev.vitrim.model.Presets;
 import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
+import dev.vitrim.reduce.Macs;
 import java.util.List;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
@@ -113,7 +113,7 @@ class ReducerBehaviourTest {
             }
 
             @Override
-            public Pass begin(VisionTransformer model, Tokens initial) {
+            public Pass begin(ModelView model, Tokens initial) {
                 Pass p = attn.begin(model, initial);
                 return new Pass() {
                     @Override

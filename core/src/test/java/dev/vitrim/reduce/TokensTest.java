@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.vitrim.model.Torch;
+import dev.vitrim.engine.Torch;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;

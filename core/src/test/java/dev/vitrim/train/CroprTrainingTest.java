@@ -13,12 +13,12 @@ import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.vitrim.VitrimException;
+import dev.vitrim.arch.VitConfig;
+import dev.vitrim.engine.Torch;
 import dev.vitrim.io.FloatTensor;
 import dev.vitrim.io.SafeTensorsFile;
 import dev.vitrim.model.Checkpoint;
-import dev.vitrim.model.Torch;
 import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.model.VitConfig;
 import dev.vitrim.reduce.Cropr;
 import dev.vitrim.reduce.Reducers;
 import dev.vitrim.reduce.Trace;
@@ -152,7 +152,7 @@ class CroprTrainingTest {
             Trace trained = new Trace(false);
             float[] before = vit.forward(x, ct, trained).toFloatArray();
             Map<String, FloatTensor> tensors = vit.exportTensors();
-            tensors.putAll(ct.exportQueries());
+            tensors.putAll(ct.inferenceTensors());
             ModelFiles.save(tensors, a, null, ct.spec(), file);
             try (VisionTransformer back = VisionTransformer.load(file, 0)) {
                 assertThat(back.recordedReduce()).isEqualTo("cropr:R=3,llf=false");
@@ -322,8 +322,8 @@ class CroprTrainingTest {
         String[] specs = {"cropr:R=3", "cropr:R=3,qstd=0.5"};
         for (int i = 0; i < 2; i++) {
             try (CroprTraining ct = new CroprTraining(cropr(specs[i]), arch(), 4)) {
-                q[i] = ct.exportAll().get("cropr.0.cross_attn.queries").data();
-                fc1[i] = ct.exportAll().get("cropr.0.aggregator.mlp.fc1.weight").data();
+                q[i] = ct.stateTensors().get("cropr.0.cross_attn.queries").data();
+                fc1[i] = ct.stateTensors().get("cropr.0.aggregator.mlp.fc1.weight").data();
             }
         }
         for (int j = 0; j < q[0].length; j++) { // same draws, 25 times the scale, clamped at two deviations

@@ -1,9 +1,9 @@
 package dev.vitrim.train;
 
+import dev.vitrim.arch.VitConfig;
 import dev.vitrim.data.LabeledImages;
 import dev.vitrim.image.Interpolation;
 import dev.vitrim.image.PreprocessConfig;
-import dev.vitrim.model.VitConfig;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;

@@ -1,4 +1,4 @@
-package dev.vitrim.model;
+package dev.vitrim.arch;
 
 import dev.vitrim.VitrimException;
 import dev.vitrim.image.PreprocessConfig;
@@ -148,6 +148,34 @@ public record VitConfig(
             sb.append(" + fc_norm");
         }
         sb.append(", eps ").append(eps);
+        return sb.toString();
+    }
+
+    /** The shape of the network (what must match to continue training): everything but labels and preprocessing. */
+    public String networkShape() {
+        StringBuilder sb = new StringBuilder();
+        sb.append("width ").append(width()).append(", depth ").append(depth()).append(", heads ").append(heads())
+                .append(", patch ").append(patchSize()).append(", image ").append(imageSize()).append(", mlp ")
+                .append(mlpHidden()).append(", classes ").append(numClasses()).append(", pool ")
+                .append(globalPool());
+        if (!classToken()) {
+            sb.append(", no class token");
+        }
+        if (distilled()) {
+            sb.append(", distilled");
+        }
+        if (layerScale()) {
+            sb.append(", layer-scale");
+        }
+        if (noEmbedClass()) {
+            sb.append(", no-embed-class");
+        }
+        if (!qkvBias()) {
+            sb.append(", no qkv bias");
+        }
+        if (fcNorm()) {
+            sb.append(", fc_norm");
+        }
         return sb.toString();
     }
 }

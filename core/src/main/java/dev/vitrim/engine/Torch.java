@@ -1,4 +1,4 @@
-package dev.vitrim.model;
+package dev.vitrim.engine;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;

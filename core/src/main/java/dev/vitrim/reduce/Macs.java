@@ -1,4 +1,6 @@
-package dev.vitrim.model;
+package dev.vitrim.reduce;
+
+import dev.vitrim.arch.VitConfig;
 
 /**
  * Analytic multiply-accumulate counts of a ViT forward, per image. "GFLOPs" in ViT papers are GMACs:

@@ -1,4 +1,4 @@
-package dev.vitrim.model;
+package dev.vitrim.arch;
 
 import dev.vitrim.VitrimException;
 import dev.vitrim.image.Interpolation;
