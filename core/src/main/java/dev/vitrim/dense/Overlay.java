@@ -27,10 +27,11 @@ import javax.imageio.ImageIO;
  *
  * <p>{@link #render} draws, over the image enlarged by an integer factor to at least {@value #MIN_SIDE} pixels on
  * its longer side (nearest neighbour, so pixels stay square): class colours blended in where the label is not 0
- * (background pixels keep the image's colour exactly), each instance's outline in a bright colour of its own (one
- * that differs from its class colour), and each box in its class colour with a "name 0.93" tag, placed so that tags
- * do not cover each other where the picture leaves room (best score first). Class k of a label map (k &ge; 1) is object category k - 1,
- * named {@code classNames.get(k - 1)} (its number when the list is shorter).
+ * (background and ignore-label 255 pixels keep the image's colour exactly), each instance's outline in a bright
+ * colour of its own (one that differs from its class colour), and each box in its class colour with a "name 0.93"
+ * tag, placed so that tags do not cover each other where the picture leaves room (best score first). Class k of a
+ * label map (k &ge; 1) is object category k - 1, named {@code classNames.get(k - 1)} (its number when the list is
+ * shorter).
  */
 public final class Overlay {
     /** The enlarged picture's longer side is at least this many pixels. */
@@ -38,6 +39,8 @@ public final class Overlay {
     /** Weight of the class colour in tinted pixels. */
     static final float ALPHA = 0.5f;
     private static final int TAG_PAD = 3;
+    /** The "ignore" label of segmentation data sets, left untinted like background. */
+    static final int IGNORE = 255;
     /**
      * Colour of segmentation class k at index k; 0 (background) is never drawn. Ten of Sasha Trubetskoy's
      * distinct colours.
@@ -98,7 +101,7 @@ public final class Overlay {
             for (int x = 0; x < w; x++) {
                 int c = rgb[y * w + x];
                 int k = labels == null ? 0 : labels[y * w + x] & 0xFF;
-                if (k != 0) {
+                if (k != 0 && k != IGNORE) {
                     c = blend(c, classColor(k).getRGB());
                 }
                 for (int yy = 0; yy < s; yy++) {

@@ -55,6 +55,9 @@ class OverlayTest {
     void backgroundIsUntouchedAndObjectPixelsAreTinted() {
         BufferedImage img = noise(112, 112, 2);
         byte[] labels = new byte[112 * 112];
+        for (int x = 0; x < 112; x++) {
+            labels[100 * 112 + x] = (byte) 255; // "ignore": left as it is
+        }
         boolean[] mask = new boolean[112 * 112];
         for (int y = 40; y < 60; y++) {
             for (int x = 40; x < 60; x++) {
