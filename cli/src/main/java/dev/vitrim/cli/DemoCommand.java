@@ -233,13 +233,12 @@ public final class DemoCommand implements Callable<Integer> {
 
     /** The data set, fetched first when it is a named one whose folder is not there yet. */
     private LabeledImages load(Datasets.Spec ds, VitConfig c) {
-        if (!ds.isFolder()) {
-            DataSource src = DataSource.byId(ds.kind());
-            PrintWriter err = spec.commandLine().getErr();
-            Fetcher f = new Fetcher(DataHome.root(), line -> {
-                err.println("vitrim: " + line);
-                err.flush();
-            });
+        PrintWriter err = spec.commandLine().getErr();
+        Fetcher f = new Fetcher(DataHome.root(), line -> {
+            err.println("vitrim: " + line);
+            err.flush();
+        });
+        for (DataSource src : Datasets.sources(ds)) {
             if (!f.isComplete(src) && !Files.isDirectory(f.folder(src))) {
                 f.fetch(src);
             }

@@ -31,7 +31,28 @@ public enum DataSource {
             "9ca14d36112d242a782bfed4104fa5adcd2ae8bc599ab610f42eb609ee125a01",
             "darknet_0.0.0+git20180914.61c9d02e-2+b4_amd64.deb", "usr/share/darknet/data/",
             List.of("dog.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg", "kite.jpg", "person.jpg", "scream.jpg",
-                    "imagenet.shortnames.list"));
+                    "imagenet.shortnames.list")),
+    /**
+     * Nine colour photographs from scikit-image's sample data (astronaut, cat, coffee, Hubble deep field,
+     * immunohistochemistry, a motorcycle stereo pair, retina, rocket).
+     */
+    SKIMAGE_PHOTOS("skimage-photos", Registry.APT, "python3-skimage", "0.19.3-8",
+            "728d88c3e3440f1f3712de0805dc834d29248ff07e1eec8c0f3da07606f752f9", "python3-skimage_0.19.3-8_all.deb",
+            "usr/lib/python3/dist-packages/skimage/data/",
+            List.of("astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png",
+                    "motorcycle_left.png", "motorcycle_right.png", "retina.jpg", "rocket.jpg")),
+    /**
+     * 28 colour photographs from OpenCV's sample images (aerial views, plants, fruit, animals, buildings, street
+     * scenes, desk objects; several are stereo or multi-view pairs of one scene).
+     */
+    OPENCV_PHOTOS("opencv-photos", Registry.APT, "opencv-doc", "4.6.0+dfsg-12",
+            "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a", "opencv-doc_4.6.0+dfsg-12_all.deb",
+            "usr/share/doc/opencv-doc/examples/data/",
+            List.of("aero1.jpg", "aero3.jpg", "aloeL.jpg", "aloeR.jpg", "apple.jpg", "baboon.jpg", "board.jpg",
+                    "building.jpg", "butterfly.jpg", "chicky_512.png", "ela_modified.jpg", "ela_original.jpg",
+                    "fruits.jpg", "graf1.png", "graf3.png", "home.jpg", "left.jpg", "right.jpg", "leuvenA.jpg",
+                    "leuvenB.jpg", "licenseplate_motion.jpg", "messi5.jpg", "orange.jpg", "rubberwhale1.png",
+                    "rubberwhale2.png", "smarties.png", "squirrel_cls.jpg", "stuff.jpg"));
 
     /** Where a package comes from. */
     public enum Registry {

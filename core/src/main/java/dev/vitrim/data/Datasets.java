@@ -1,6 +1,8 @@
 package dev.vitrim.data;
 
 import dev.vitrim.VitrimException;
+import dev.vitrim.data.scenes.SceneGenerator;
+import dev.vitrim.data.scenes.SceneSplit;
 import dev.vitrim.image.Interpolation;
 import dev.vitrim.image.PreprocessConfig;
 import java.nio.file.Files;
@@ -10,17 +12,24 @@ import java.util.Locale;
 
 /**
  * Data sets by name, as on the command line: {@code mnist[:train|test]}, {@code fashion-mnist[:train|test]},
- * {@code cats-dogs[:train|test]} and {@code folder:PATH}. The named ones are read from the data cache
- * ({@link DataHome}) where {@code vitrim data fetch} put them.
+ * {@code cats-dogs[:train|test]}, {@code scenes[:train|val|test]}, {@code scenes-1[:train|val|test]} and
+ * {@code folder:PATH}. The named ones are read from the data cache ({@link DataHome}) where {@code vitrim data fetch}
+ * put them.
  *
  * <p>Splits: MNIST and Fashion-MNIST have their official 60,000 / 10,000 train/test files; cats-dogs uses the
  * package's own division (images 0..799 of each class train, 800..999 test); a folder is all training data. The
  * validation split is always held out from the training data ({@link Splits#holdOut}, fixed seed), so the test
  * split stays untouched until the final numbers.
+ *
+ * <p>The scenes data sets ({@link SceneGenerator}) are generated from Fashion-MNIST items and photos and have a
+ * validation split of their own ({@code :val}, whose items are held out of the Fashion-MNIST training images):
+ * {@code scenes-1} (one item per 112x112 image, labelled with its class) loads as a fixed set of
+ * {@value SceneGenerator#EVAL_SCENES} scenes for val and test and {@value SceneGenerator#TRAIN_SCENES} for train;
+ * {@code scenes} (one to four items, with masks and boxes) is for dense tasks and is not a classification set.
  */
 public final class Datasets {
     public static final String USAGE = "mnist[:train|test], fashion-mnist[:train|test], cats-dogs[:train|test], "
-            + "folder:PATH";
+            + "scenes-1[:train|val|test], scenes[:train|val|test], folder:PATH";
 
     public static final List<String> DIGITS = List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9");
     public static final List<String> FASHION = List.of("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -28,7 +37,10 @@ public final class Datasets {
 
     private Datasets() {}
 
-    /** A parsed data set name. {@code split} is "train" or "test"; {@code folder} is set for folder:PATH. */
+    /**
+     * A parsed data set name. {@code split} is "train" or "test" (or "val" for the scenes data sets);
+     * {@code folder} is set for folder:PATH.
+     */
     public record Spec(String kind, String split, Path folder) {
         public boolean isTest() {
             return "test".equals(split);
@@ -64,13 +76,22 @@ public final class Datasets {
             split = t.substring(colon + 1).toLowerCase(Locale.ROOT);
         }
         kind = kind.toLowerCase(Locale.ROOT);
-        if (!kind.equals("mnist") && !kind.equals("fashion-mnist") && !kind.equals("cats-dogs")) {
+        if (!kind.equals("mnist") && !kind.equals("fashion-mnist") && !kind.equals("cats-dogs") && !isScenes(kind)) {
             throw new VitrimException("unknown data set '" + s + "' (allowed: " + USAGE + ")");
         }
-        if (!split.equals("train") && !split.equals("test")) {
+        if (isScenes(kind)) {
+            if (!split.equals("train") && !split.equals("val") && !split.equals("test")) {
+                throw new VitrimException("data set '" + s + "': unknown split '" + split
+                        + "' (allowed: train, val, test)");
+            }
+        } else if (!split.equals("train") && !split.equals("test")) {
             throw new VitrimException("data set '" + s + "': unknown split '" + split + "' (allowed: train, test)");
         }
         return new Spec(kind, split, null);
+    }
+
+    private static boolean isScenes(String kind) {
+        return kind.equals("scenes") || kind.equals("scenes-1");
     }
 
     /** Facts about a data set that the model is built from, known before its images are loaded. */
@@ -100,6 +121,10 @@ public final class Datasets {
             case "cats-dogs":
                 return new Info(spec, CatsDogs.CLASSES, 32, new float[] {0.4914f, 0.4822f, 0.4465f},
                         new float[] {0.2470f, 0.2435f, 0.2616f}, 4, true);
+            case "scenes":
+            case "scenes-1":
+                return new Info(spec, FASHION, SceneGenerator.SIZE, PreprocessConfig.IMAGENET_MEAN,
+                        PreprocessConfig.IMAGENET_STD, 0, false);
             default:
                 ImageFolder.Listing l = ImageFolder.list(spec.folder());
                 return new Info(spec, l.classes(), 224, PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD,
@@ -136,6 +161,17 @@ public final class Datasets {
                 LabeledImages all = CatsDogs.readAll(json);
                 return all.subset(CatsDogs.split(spec.isTest()), spec.toString());
             }
+            case "scenes-1": {
+                SceneSplit split = SceneSplit.parse(spec.split());
+                boolean train = split == SceneSplit.TRAIN;
+                return SceneGenerator.open(root).classificationSet(split,
+                        train ? SceneGenerator.TRAIN_SCENES : SceneGenerator.EVAL_SCENES,
+                        train ? SceneGenerator.TRAIN_SEED : SceneGenerator.EVAL_SEED);
+            }
+            case "scenes":
+                throw new VitrimException("data set '" + spec + "' has one to four items per image (masks and boxes, "
+                        + "for dense tasks), not one label; use scenes-1:" + spec.split() + " for classification, or "
+                        + "'vitrim data export " + spec + " DIR' to write its images, label maps and COCO annotations");
             default: {
                 ImageFolder.Listing l = ImageFolder.list(spec.folder());
                 int[] all = new int[l.files().size()];
@@ -145,6 +181,14 @@ public final class Datasets {
                 return ImageFolder.load(l, all, pre, spec.toString());
             }
         }
+    }
+
+    /** The fetched data sets a named data set is made from (none for a folder). */
+    public static List<DataSource> sources(Spec spec) {
+        if (spec.isFolder()) {
+            return List.of();
+        }
+        return isScenes(spec.kind()) ? SceneGenerator.SOURCES : List.of(DataSource.byId(spec.kind()));
     }
 
     /** {@code dir/name}, or {@code dir/name.gz}; a clear message naming both and the fetch command otherwise. */
