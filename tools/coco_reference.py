@@ -586,6 +586,36 @@ def make_case(seed, n_images, n_cats, results_form, many=False, zero_id=False):
     return gt, res
 
 
+def edge_case():
+    """Hand-made: the "break" rule (crowd and out-of-range ground truth with a higher IoU than the regular
+    match), a ground truth with id 0 (COCOeval reads its matches as "no match"), a -0.0 / 0.0 score tie."""
+    def box_poly(b):
+        x, y, bw, bh = b
+        return [[x, y, x, y + bh, x + bw, y + bh, x + bw, y]]
+
+    def gt_box(aid, img, b, h, w):
+        return {"id": aid, "image_id": img, "category_id": 1, "bbox": b, "area": float(b[2] * b[3]),
+                "iscrowd": 0, "segmentation": box_poly(b)}
+
+    crowd = np.zeros((100, 100), dtype=bool)
+    crowd[5:45, 5:45] = True
+    anns = [gt_box(5, 1, [10.0, 10.0, 20.0, 20.0], 100, 100),
+            {"id": 6, "image_id": 1, "category_id": 1, "bbox": [5.0, 5.0, 40.0, 40.0], "area": 1600.0,
+             "iscrowd": 1, "segmentation": {"size": [100, 100], "counts": rle_encode(crowd)}},
+            gt_box(7, 1, [60.0, 60.0, 30.0, 30.0], 100, 100),        # small (900)
+            gt_box(8, 1, [58.0, 58.0, 36.0, 36.0], 100, 100),        # medium (1296), overlaps 7
+            gt_box(0, 2, [10.0, 10.0, 20.0, 20.0], 60, 60),
+            gt_box(9, 2, [35.0, 35.0, 15.0, 15.0], 60, 60)]
+    dets = [(1, [11.0, 11.0, 20.0, 20.0], .9), (1, [12.0, 12.0, 20.0, 20.0], .9), (1, [59.0, 59.0, 34.0, 34.0], .8),
+            (1, [70.0, 5.0, 20.0, 20.0], .3),
+            (2, [10.0, 10.0, 20.0, 20.0], .7), (2, [35.0, 35.0, 15.0, 15.0], -0.0), (2, [0.0, 45.0, 8.0, 8.0], 0.0)]
+    gt = {"images": [{"id": 1, "file_name": "a.png", "height": 100, "width": 100},
+                     {"id": 2, "file_name": "b.png", "height": 60, "width": 60}],
+          "categories": [{"id": 1, "name": "thing"}, {"id": 2, "name": "other"}], "annotations": anns}
+    res = [{"image_id": i, "category_id": 1, "bbox": b, "score": s, "segmentation": box_poly(b)} for i, b, s in dets]
+    return gt, res
+
+
 def _result(rs, img_id, cat, box, score, mask, h, w, form, poly_segm=False):
     r = {"image_id": img_id, "category_id": cat, "score": score}
     if form in ("both", "bbox"):
@@ -663,7 +693,8 @@ def main():
     cases = {"mixed": make_case(1, 8, 3, "both"),
              "segm_results": make_case(2, 5, 2, "segm"),
              "box_results": make_case(3, 5, 4, "bbox", zero_id=True),
-             "many": make_case(4, 2, 2, "both", many=True)}
+             "many": make_case(4, 2, 2, "both", many=True),
+             "edge": edge_case()}
     for name, (gt, res) in cases.items():
         d = os.path.join(OUT, name)
         os.makedirs(d, exist_ok=True)
