@@ -40,8 +40,8 @@ public final class Rle {
             sum += counts[i];
         }
         if (sum != (long) height * width) {
-            throw new IllegalArgumentException("RLE counts sum to " + sum + ", not height*width = " + height + "*" + width
-                    + " = " + (long) height * width);
+            throw new IllegalArgumentException("RLE counts sum to " + sum + ", not height*width = " + height + "*"
+                    + width + " = " + (long) height * width);
         }
         return new Rle(height, width, counts.clone());
     }
@@ -266,7 +266,8 @@ public final class Rle {
             total += Math.max(Math.abs((long) x[j] - x[j + 1]), Math.abs((long) y[j] - y[j + 1])) + 1;
         }
         if (total > MAX_BOUNDARY_POINTS) {
-            throw new IllegalArgumentException("polygon is too large to rasterise (coordinates far outside the image?)");
+            throw new IllegalArgumentException(
+                    "polygon is too large to rasterise (coordinates far outside the image?)");
         }
         // every point along every edge, stepping along the longer axis
         int[] u = new int[(int) total];
