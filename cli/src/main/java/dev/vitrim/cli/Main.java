@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "vitrim", mixinStandardHelpOptions = true, version = "vitrim 0.1.0",
         description = {"Faster Vision Transformers by pruning and merging the tokens that don't matter.", ""},
         subcommands = {ForwardCommand.class, ClassifyCommand.class, InfoCommand.class, FlopsCommand.class,
-                ExplainCommand.class, EvalCommand.class,
+                ExplainCommand.class, EvalCommand.class, EvalCocoCommand.class,
                 DemoCommand.class,
                 BenchCommand.class, DataCommand.class, TrainCommand.class,
                 CommandLine.HelpCommand.class},
