@@ -49,6 +49,11 @@ public final class Preprocessor {
         return normalise(resizeAndCrop(img, cfg.scaleSize(), cfg.size(), cfg.interpolation()));
     }
 
+    /** {@code img} resized to exactly {@code width x height} (no crop), as PIL's {@code Image.resize}. */
+    public static RgbImage resize(RgbImage img, int width, int height, Interpolation interp) {
+        return img.width() == width && img.height() == height ? img : Resample.resize(img, width, height, interp);
+    }
+
     /**
      * torchvision {@code CenterCrop(size)(Resize(scaleSize)(img))} as an 8-bit {@code size x size} RGB image
      * (zero where the crop falls outside the resized image).

@@ -154,6 +154,11 @@ public final class Reducers {
         }
 
         @Override
+        public boolean merges() {
+            return parts.stream().anyMatch(TokenReducer::merges);
+        }
+
+        @Override
         public int countAfterAttention(VitConfig c, int block, int n) {
             for (TokenReducer p : parts) {
                 n = p.countAfterAttention(c, block, n);

@@ -12,6 +12,11 @@ import java.util.stream.Collectors;
  * (constant, a per-block list, or ToMe's decreasing schedule from 2r to 0), with proportional attention.
  */
 public final class ToMe implements TokenReducer {
+    @Override
+    public boolean merges() {
+        return true;
+    }
+
     static final Set<String> KEYS = Set.of("r", "prop", "schedule");
 
     final int[] r; // one value (constant / decreasing) or one per block

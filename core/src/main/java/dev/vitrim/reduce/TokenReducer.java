@@ -37,6 +37,11 @@ public interface TokenReducer {
         return 0;
     }
 
+    /** Whether the reducer merges tokens (so putting them back on the grid needs their sources tracked). */
+    default boolean merges() {
+        return false;
+    }
+
     /** Whether images of one batch may keep different numbers of tokens. */
     default boolean perImageCounts() {
         return false;

@@ -99,12 +99,19 @@ public final class ModelFiles {
 
     /** The same, recording the token reduction the model was trained with ({@code reduce}, may be null). */
     static void save(Map<String, FloatTensor> timmTensors, VitConfig cfg, JsonNode extra, String reduce, Path file) {
+        save(timmTensors, cfg, extra, reduce, Map.of(), file);
+    }
+
+    /** The same, with more metadata entries (e.g. a dense model's description). */
+    static void save(Map<String, FloatTensor> timmTensors, VitConfig cfg, JsonNode extra, String reduce,
+                     Map<String, String> more, Path file) {
         checkFinite(timmTensors, file);
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put(Checkpoint.METADATA_KEY, metadata(cfg, extra).toString());
         if (reduce != null) {
             meta.put(Checkpoint.REDUCE_KEY, reduce);
         }
+        meta.putAll(more);
         meta.put("format", "pt");
         SafeTensorsWriter.write(file, meta, timmTensors);
     }

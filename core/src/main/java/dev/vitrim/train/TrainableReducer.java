@@ -75,6 +75,11 @@ interface TrainableReducer extends TokenReducer, AutoCloseable {
             public boolean perImageCounts() {
                 return r.perImageCounts();
             }
+
+            @Override
+            public boolean merges() {
+                return r.merges();
+            }
         };
     }
 }

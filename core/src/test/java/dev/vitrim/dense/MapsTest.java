@@ -35,13 +35,14 @@ class MapsTest {
     }
 
     @Test
-    void headChannelsFollowTheDocumentedOrder() {
-        assertThat(HeadChannels.SEGMENTATION).isZero();
-        assertThat(HeadChannels.HEATMAP).isEqualTo(11);
-        assertThat(HeadChannels.SIZE).isEqualTo(21);
-        assertThat(HeadChannels.OFFSET).isEqualTo(23);
-        assertThat(HeadChannels.CENTER_OFFSET).isEqualTo(25);
-        assertThat(HeadChannels.COUNT).isEqualTo(27);
+    void decoderChannelsFollowTheDocumentedOrder() {
+        DenseModel.Layout l = new DenseModel.Layout(10);
+        assertThat(l.segment()).isZero();
+        assertThat(l.heat()).isEqualTo(11);
+        assertThat(l.size()).isEqualTo(21);
+        assertThat(l.offset()).isEqualTo(23);
+        assertThat(l.center()).isEqualTo(25);
+        assertThat(l.channels()).isEqualTo(27);
     }
 
     @Test

@@ -1,0 +1,187 @@
+package dev.vitrim.dense;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.vitrim.VitrimException;
+import dev.vitrim.coco.CocoEval;
+import dev.vitrim.coco.CocoJson;
+import dev.vitrim.coco.Rle;
+import dev.vitrim.coco.SegmentationMetrics;
+import dev.vitrim.engine.Torch;
+import dev.vitrim.image.PreprocessConfig;
+import dev.vitrim.reduce.TokenReducer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntConsumer;
+
+/**
+ * Dense evaluation of a {@link DenseModel} on a {@link DenseDataset}: mIoU as mmseg accumulates it (histograms summed
+ * over the whole set), and COCO box and mask AP exactly as pycocotools computes them ({@link CocoEval}), with the
+ * ground truth taken from the data set's boxes and instance masks.
+ */
+public final class DenseEvaluator {
+    private DenseEvaluator() {}
+
+    /** The numbers of one evaluation; {@code masks} is null when instance masks were not evaluated. */
+    public record Metrics(String data, long images, SegmentationMetrics segmentation, CocoEval.Result boxes,
+                          CocoEval.Result masks, double imagesPerSecond) {
+        public double meanIou() {
+            return segmentation.meanIou();
+        }
+
+        public double boxAp() {
+            return boxes.stat("AP");
+        }
+
+        public double boxAp50() {
+            return boxes.stat("AP50");
+        }
+
+        public double maskAp() {
+            return masks == null ? Double.NaN : masks.stat("AP");
+        }
+
+        public double maskAp50() {
+            return masks == null ? Double.NaN : masks.stat("AP50");
+        }
+    }
+
+    /**
+     * Evaluates the first {@code limit} images (all when {@code limit} ≤ 0) in batches, with {@code reducer}.
+     * {@code progress} (may be null) hears the number of images done.
+     */
+    public static Metrics evaluate(DenseModel model, DenseDataset data, TokenReducer reducer, int batch, int limit,
+                                   boolean masks, IntConsumer progress) {
+        int n = limit > 0 ? Math.min(limit, data.size()) : data.size();
+        if (n == 0) {
+            throw new VitrimException(data.name() + ": no images to evaluate");
+        }
+        if (!data.classes().equals(model.classes())) {
+            throw new VitrimException(data.name() + " has classes " + data.classes() + " but the model predicts "
+                    + model.classes());
+        }
+        SegmentationMetrics seg = new SegmentationMetrics(withBackground(model.classes()));
+        List<CocoJson.Image> images = new ArrayList<>();
+        List<CocoJson.Annotation> gt = new ArrayList<>();
+        List<CocoJson.Detection> boxDets = new ArrayList<>();
+        List<CocoJson.Detection> maskDets = new ArrayList<>();
+        long nanos = 0;
+        for (int from = 0; from < n; from += batch) {
+            int cnt = Math.min(batch, n - from);
+            List<DenseExample> ex = new ArrayList<>(cnt);
+            for (int i = 0; i < cnt; i++) {
+                ex.add(data.get(from + i));
+            }
+            long t0 = System.nanoTime();
+            List<DensePrediction> preds = predict(model, ex, reducer);
+            nanos += System.nanoTime() - t0;
+            for (int i = 0; i < cnt; i++) {
+                DenseExample e = ex.get(i);
+                DensePrediction p = preds.get(i);
+                long id = from + i + 1;
+                images.add(new CocoJson.Image(id, e.name(), e.height(), e.width()));
+                seg.add(unsigned(p.labels()), unsigned(e.labels()));
+                addGroundTruth(e, id, gt);
+                for (Detection d : p.detections()) {
+                    boxDets.add(new CocoJson.Detection(id, d.category() + 1L, new double[] {d.x(), d.y(), d.w(), d.h()},
+                            d.score(), null));
+                }
+                if (masks) {
+                    for (InstanceMask m : p.instances()) {
+                        maskDets.add(new CocoJson.Detection(id, m.category() + 1L, null, m.score(),
+                                new CocoJson.Mask(Rle.encode(m.mask(), e.height(), e.width()), true)));
+                    }
+                }
+            }
+            if (progress != null) {
+                progress.accept(from + cnt);
+            }
+        }
+        CocoJson.Dataset truth = new CocoJson.Dataset(data.name(), images, categories(model.classes()), gt);
+        CocoEval.Result box = CocoEval.evaluate(truth, boxDets, CocoEval.IouType.BBOX);
+        CocoEval.Result mask = masks ? CocoEval.evaluate(truth, maskDets, CocoEval.IouType.SEGM) : null;
+        return new Metrics(data.name(), n, seg, box, mask, n / (nanos / 1e9));
+    }
+
+    /** Predictions for examples at the model's input size (their own size must be the model's). */
+    public static List<DensePrediction> predict(DenseModel model, List<DenseExample> ex, TokenReducer reducer) {
+        int s = model.config().imageSize();
+        float[] x = new float[ex.size() * 3 * s * s];
+        for (int i = 0; i < ex.size(); i++) {
+            DenseExample e = ex.get(i);
+            if (e.height() != s || e.width() != s) {
+                throw new VitrimException(e.name() + ": " + e.width() + "x" + e.height() + " pixels, the model takes "
+                        + s + "x" + s);
+            }
+            normalise(e.rgb(), model.config().preprocess(), x, i * 3 * s * s);
+        }
+        return predict(model, x, ex.size(), reducer);
+    }
+
+    /** Predictions for normalised images {@code x} [n,3,S,S] at the model's input size. */
+    public static List<DensePrediction> predict(DenseModel model, float[] x, int n, TokenReducer reducer) {
+        int s = model.config().imageSize();
+        int p = model.config().patchSize();
+        int g = s / p;
+        int c = model.channels();
+        float[] maps;
+        try (NDManager m = model.backbone().manager().newSubManager()) {
+            Torch.inference();
+            NDArray out = model.maps(m.create(x, new Shape(n, 3, s, s)), reducer);
+            maps = out.toFloatArray();
+        }
+        List<DensePrediction> preds = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            float[] one = java.util.Arrays.copyOfRange(maps, i * c * g * g, (i + 1) * c * g * g);
+            preds.add(DenseDecoding.decode(new Maps(c, g, g, one), model.layout(), p, CenterNetDecoder.TOP_K));
+        }
+        return preds;
+    }
+
+    /** 8-bit CHW samples → normalised floats (x/255 − mean) / std at {@code at}. */
+    public static void normalise(byte[] rgb, PreprocessConfig pre, float[] out, int at) {
+        int hw = rgb.length / 3;
+        for (int ch = 0; ch < 3; ch++) {
+            float mean = pre.mean()[ch];
+            float std = pre.std()[ch];
+            for (int i = 0; i < hw; i++) {
+                out[at + ch * hw + i] = ((rgb[ch * hw + i] & 0xff) / 255f - mean) / std;
+            }
+        }
+    }
+
+    static void addGroundTruth(DenseExample e, long imageId, List<CocoJson.Annotation> out) {
+        for (int k = 0; k < e.boxes().size(); k++) {
+            Box b = e.boxes().get(k);
+            Rle rle = Rle.encode(e.mask(k), e.height(), e.width());
+            out.add(new CocoJson.Annotation(out.size() + 1L, imageId, b.category() + 1L,
+                    new double[] {b.x(), b.y(), b.w(), b.h()}, rle.area(), false, new CocoJson.Mask(rle, true)));
+        }
+    }
+
+    /** COCO categories: id k + 1 for class k. */
+    public static List<CocoJson.Category> categories(List<String> classes) {
+        List<CocoJson.Category> out = new ArrayList<>();
+        for (int k = 0; k < classes.size(); k++) {
+            out.add(new CocoJson.Category(k + 1L, classes.get(k)));
+        }
+        return out;
+    }
+
+    /** Segmentation classes: "background" followed by the object classes. */
+    public static List<String> withBackground(List<String> classes) {
+        List<String> out = new ArrayList<>();
+        out.add("background");
+        out.addAll(classes);
+        return out;
+    }
+
+    private static int[] unsigned(byte[] b) {
+        int[] out = new int[b.length];
+        for (int i = 0; i < b.length; i++) {
+            out[i] = b[i] & 0xff;
+        }
+        return out;
+    }
+}

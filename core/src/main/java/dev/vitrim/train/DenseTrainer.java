@@ -1,0 +1,384 @@
+package dev.vitrim.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.vitrim.VitrimException;
+import dev.vitrim.arch.VitConfig;
+import dev.vitrim.dense.DenseDataset;
+import dev.vitrim.dense.DenseEvaluator;
+import dev.vitrim.dense.DenseExample;
+import dev.vitrim.dense.DenseLoss;
+import dev.vitrim.dense.DenseModel;
+import dev.vitrim.engine.Torch;
+import dev.vitrim.io.FloatTensor;
+import dev.vitrim.model.Checkpoint;
+import dev.vitrim.model.VisionTransformer;
+import dev.vitrim.reduce.Reducers;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.IntFunction;
+
+/**
+ * Trains a {@link DenseModel}: the backbone and the per-token decoder together, on segmentation, CenterNet detection
+ * and centre offsets at once ({@link DenseLoss}), with AdamW, warm-up and cosine decay, and gradient clipping as
+ * {@link Trainer} does. Each epoch may draw fresh images ({@code trainForEpoch}); validation measures mIoU and box AP
+ * on the saved file, and the best epoch is the one with the highest mean of the two.
+ *
+ * <p>Files for {@code -o DIR/NAME.safetensors}: the best model, {@code NAME.last.safetensors},
+ * {@code NAME.state.safetensors} (to {@code --resume} from) and {@code NAME.log.jsonl}, each replaced atomically
+ * after every epoch, so a killed run loses at most the epoch in progress.
+ */
+public final class DenseTrainer {
+    private DenseTrainer() {}
+
+    /** Progress callbacks (on the training thread). */
+    public interface Listener {
+        default void epochStart(int epoch, int epochs, int steps, int images) {}
+
+        default void step(int epoch, int step, int steps, double loss, double imagesPerSec, double lr) {}
+
+        default void epochEnd(ObjectNode log) {}
+
+        default void message(String line) {}
+    }
+
+    /**
+     * What to train.
+     *
+     * @param arch          the backbone's architecture (no classifier: {@code numClasses} 0)
+     * @param classes       the object classes
+     * @param init          a checkpoint whose backbone starts the run (a classifier's head is dropped; a dense model's
+     *                      decoder is kept when its classes match), or null for a random start
+     * @param trainForEpoch the training images of epoch e (0-based); fresh per epoch or the same
+     * @param val           validation images (model selection)
+     * @param valLimit      validate on the first this many (≤ 0: all)
+     * @param dataName      the training data's name (recorded, checked on resume)
+     * @param stopAfter     end this invocation after so many epochs (0: run to the end); resume continues, on the
+     *                      same schedule, as if the run had never stopped
+     */
+    public record Job(VitConfig arch, List<String> classes, Path init, IntFunction<DenseDataset> trainForEpoch,
+                      DenseDataset val, int valLimit, String dataName, TrainConfig cfg, Path output, boolean resume,
+                      boolean overwrite, int evalBatch, int stopAfter) {}
+
+    /** Outcome of a run. */
+    public record Summary(int epochsDone, int bestEpoch, double bestScore, Path model, Path log) {}
+
+    public static Summary run(Job job, Listener listener) {
+        Listener l = listener == null ? new Listener() { } : listener;
+        TrainConfig cfg = job.cfg();
+        Trainer.Files4 files = Trainer.Files4.of(job.output());
+        if (!job.output().getFileName().toString().endsWith(".safetensors")) {
+            throw new VitrimException("output " + job.output() + ": the model file name must end in .safetensors");
+        }
+        TrainState state = null;
+        if (job.resume()) {
+            if (!Files.exists(files.state())) {
+                throw new VitrimException("resume: " + files.state() + " not found (it is written after every epoch)");
+            }
+            state = TrainState.read(files.state());
+            if (!state.data().equals(job.dataName())) {
+                throw new VitrimException("resume: " + files.state() + " was trained on " + state.data() + ", not "
+                        + job.dataName());
+            }
+            VitConfig saved = ModelFiles.configFromJson(state.arch());
+            if (!saved.networkShape().equals(job.arch().networkShape())) {
+                throw new VitrimException("resume: " + files.state() + " holds a different architecture ("
+                        + saved.networkShape() + ") than requested (" + job.arch().networkShape() + ")");
+            }
+        } else if (!job.overwrite()) {
+            for (Path p : List.of(files.state(), files.model())) {
+                if (Files.exists(p)) {
+                    throw new VitrimException(p + " exists: resume that run, or overwrite to start over");
+                }
+            }
+        }
+        Torch.engine();
+        DenseModel model = build(job, state);
+        int n = job.trainForEpoch().apply(0).size();
+        int steps = (n + cfg.batch() - 1) / cfg.batch();
+        LrSchedule schedule = new LrSchedule(cfg.lr(), cfg.minLr(), Math.round(cfg.warmupEpochs() * steps),
+                (long) cfg.epochs() * steps);
+        VisionTransformer vit = model.backbone();
+        int stride = vit.config().patchSize();
+        int s = vit.config().imageSize();
+        ExecutorService loader = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "vitrim-dense-loader");
+            t.setDaemon(true);
+            return t;
+        });
+        try (model; AdamW opt = new AdamW(vit, model.decoderParameters(), cfg)) {
+            int start = 0;
+            double best = -1;
+            int bestEpoch = 0;
+            if (state != null) {
+                opt.importState(state.optim(), state.steps());
+                start = state.epochsDone();
+                best = state.bestValAcc();
+                bestEpoch = state.bestEpoch();
+                l.message("resuming after epoch " + start + " of " + cfg.epochs() + " (best so far: epoch " + bestEpoch
+                        + ")");
+                keepLogLines(files.log(), start);
+            } else {
+                deleteIfExists(files.log());
+            }
+            Engine engine = Engine.getEngine("PyTorch");
+            int end = job.stopAfter() > 0 ? Math.min(cfg.epochs(), start + job.stopAfter()) : cfg.epochs();
+            for (int epoch = start; epoch < end; epoch++) {
+                DenseDataset data = job.trainForEpoch().apply(epoch);
+                l.epochStart(epoch + 1, cfg.epochs(), steps, n);
+                long t0 = System.nanoTime();
+                double[] sums = new double[6];
+                long seen = 0;
+                double lr = 0;
+                double gradNorm = 0;
+                int skipped = 0;
+                Future<Batch> next = loader.submit(() -> load(data, 0, cfg.batch(), model, n));
+                for (int step = 0; step < steps; step++) {
+                    Batch b = next.get();
+                    int from = (step + 1) * cfg.batch();
+                    next = from < n ? loader.submit(() -> load(data, from, cfg.batch(), model, n)) : null;
+                    lr = schedule.at((long) epoch * steps + step);
+                    int bs = b.samples.size();
+                    int mb = cfg.microBatch() > 0 ? Math.min(cfg.microBatch(), bs) : bs;
+                    try (NDManager m = vit.manager().newSubManager()) {
+                        try (GradientCollector gc = engine.newGradientCollector()) {
+                            for (int f = 0; f < bs; f += mb) {
+                                int cnt = Math.min(mb, bs - f);
+                                try (NDManager p = m.newSubManager()) {
+                                    NDArray x = p.create(java.util.Arrays.copyOfRange(b.x, f * 3 * s * s,
+                                            (f + cnt) * 3 * s * s), new Shape(cnt, 3, s, s));
+                                    NDArray maps = model.maps(x, Reducers.NONE);
+                                    DenseLoss.Terms t = DenseLoss.compute(maps, model.layout(),
+                                            b.samples.subList(f, f + cnt), stride);
+                                    double share = (double) cnt / bs;
+                                    NDArray loss = t.total().mul(Torch.scalar(p, (float) share));
+                                    gc.backward(loss);
+                                    double[] terms = {t.total().getFloat(), t.segment(), t.heatmap(), t.size(),
+                                        t.offset(), t.center()};
+                                    for (int i = 0; i < terms.length; i++) {
+                                        sums[i] += terms[i] * cnt;
+                                    }
+                                }
+                            }
+                        } finally {
+                            Torch.grad(false);
+                        }
+                        if (!Double.isFinite(sums[0])) {
+                            throw new VitrimException(String.format(Locale.ROOT, "training diverged: the loss became "
+                                    + "%s at epoch %d, step %d (lr %.3g); lower the learning rate", sums[0], epoch + 1,
+                                    step + 1, lr));
+                        }
+                        AdamW.StepInfo info = opt.step(lr, m);
+                        if (Double.isFinite(info.gradNorm())) {
+                            gradNorm = info.gradNorm();
+                        } else {
+                            skipped++;
+                        }
+                    }
+                    seen += bs;
+                    double secs = (System.nanoTime() - t0) / 1e9;
+                    l.step(epoch + 1, step + 1, steps, sums[0] / seen, seen / secs, lr);
+                }
+                double trainSecs = (System.nanoTime() - t0) / 1e9;
+                vit.refreshCaches();
+                Map<String, FloatTensor> tensors = vit.exportTensors();
+                tensors.putAll(model.decoderTensors());
+                ObjectNode extra = ModelFiles.JSON.createObjectNode();
+                extra.put("trained_by", "vitrim train --task dense").put("data", job.dataName())
+                        .put("epoch", epoch + 1).put("train_images_per_epoch", n);
+                if (job.init() != null) {
+                    extra.put("init", job.init().toString());
+                }
+                extra.set("train", cfg.toJson());
+                Map<String, String> meta = Map.of(DenseModel.METADATA_KEY, DenseModel.metadata(model.classes(), stride));
+                ModelFiles.save(tensors, vit.config(), extra, null, meta, files.last());
+                DenseEvaluator.Metrics val;
+                try (DenseModel saved = DenseModel.load(files.last())) {
+                    val = DenseEvaluator.evaluate(saved, job.val(), Reducers.NONE, job.evalBatch(), job.valLimit(),
+                            false, null);
+                }
+                double score = (val.meanIou() + Math.max(0, val.boxAp())) / 2;
+                boolean isBest = score > best;
+                if (isBest) {
+                    best = score;
+                    bestEpoch = epoch + 1;
+                    extra.put("val_miou", val.meanIou()).put("val_box_ap", val.boxAp())
+                            .put("val_box_ap50", val.boxAp50());
+                    ModelFiles.save(tensors, vit.config(), extra, null, meta, files.model());
+                }
+                ObjectNode info = TrainState.newInfo();
+                info.put("epochs_done", epoch + 1);
+                info.put("steps", opt.steps());
+                info.put("best_val_acc", best);
+                info.put("best_epoch", bestEpoch);
+                info.put("data", job.dataName());
+                info.put("train_images", n);
+                info.put("val_images", val.images());
+                info.set("arch", ModelFiles.configToJson(vit.config()));
+                info.set("train", cfg.toJson());
+                info.put("task", "dense");
+                Map<String, FloatTensor> weights = ModelFiles.internalTensors(vit);
+                weights.putAll(model.decoderTensors());
+                new TrainState(info, weights, opt.exportState()).write(files.state());
+                ObjectNode log = ModelFiles.JSON.createObjectNode();
+                log.put("epoch", epoch + 1).put("epochs", cfg.epochs()).put("train_loss", sums[0] / seen)
+                        .put("seg_loss", sums[1] / seen).put("heat_loss", sums[2] / seen)
+                        .put("size_loss", sums[3] / seen).put("offset_loss", sums[4] / seen)
+                        .put("center_loss", sums[5] / seen).put("val_miou", val.meanIou())
+                        .put("val_box_ap", val.boxAp()).put("val_box_ap50", val.boxAp50()).put("lr", lr)
+                        .put("images_per_s", seen / trainSecs).put("seconds", (System.nanoTime() - t0) / 1e9)
+                        .put("best", isBest).put("grad_norm", gradNorm);
+                if (skipped > 0) {
+                    log.put("skipped_steps", skipped);
+                }
+                appendLog(files.log(), log);
+                l.epochEnd(log);
+            }
+            return new Summary(Math.max(start, end), bestEpoch, best, files.model(), files.log());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VitrimException("training interrupted");
+        } catch (java.util.concurrent.ExecutionException e) {
+            Throwable c = e.getCause();
+            throw c instanceof RuntimeException ? (RuntimeException) c : new VitrimException(String.valueOf(c), c);
+        } finally {
+            loader.shutdownNow();
+        }
+    }
+
+    /** One batch, prepared off the training thread: normalised images and the loss's targets. */
+    private record Batch(float[] x, List<DenseLoss.Sample> samples) {}
+
+    private static Batch load(DenseDataset data, int from, int batch, DenseModel model, int n) {
+        int cnt = Math.min(batch, n - from);
+        int s = model.config().imageSize();
+        float[] x = new float[cnt * 3 * s * s];
+        List<DenseLoss.Sample> samples = new ArrayList<>(cnt);
+        for (int i = 0; i < cnt; i++) {
+            DenseExample e = data.get(from + i);
+            DenseEvaluator.normalise(e.rgb(), model.config().preprocess(), x, i * 3 * s * s);
+            samples.add(new DenseLoss.Sample(e.labels(), e.instanceIds(), e.boxes()));
+        }
+        return new Batch(x, samples);
+    }
+
+    private static DenseModel build(Job job, TrainState state) {
+        VitConfig arch = job.arch();
+        if (arch.numClasses() != 0) {
+            throw new IllegalArgumentException("a dense backbone has no classifier; got " + arch.numClasses()
+                    + " classes");
+        }
+        VisionTransformer vit = VisionTransformer.random(arch, job.cfg().seed());
+        DenseModel model;
+        try {
+            if (state == null) {
+                TimmInit.apply(vit, job.cfg().seed());
+            }
+            model = DenseModel.fresh(vit, job.classes(), job.cfg().seed());
+        } catch (RuntimeException e) {
+            vit.close();
+            throw e;
+        }
+        try {
+            if (state != null) {
+                ModelFiles.assignInternal(vit, state.model(), "");
+                copyDecoder(model, state.model());
+            } else if (job.init() != null) {
+                initFrom(model, job.init());
+            }
+            return model;
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    /** The backbone (and a matching decoder) of {@code init}; its classifier, if any, is left out. */
+    private static void initFrom(DenseModel model, Path init) {
+        VitConfig arch = model.config();
+        try (Checkpoint ck = Checkpoint.open(init, arch.heads()); VisionTransformer from = VisionTransformer.load(ck)) {
+            if (!from.config().networkShape().replaceAll(", classes \\d+", "")
+                    .equals(arch.networkShape().replaceAll(", classes \\d+", ""))) {
+                throw new VitrimException("init " + init + ": its backbone (" + from.config().networkShape()
+                        + ") is not the one being trained (" + arch.networkShape() + ")");
+            }
+            Map<String, FloatTensor> values = ModelFiles.internalTensors(from);
+            ModelFiles.assignInternal(model.backbone(), values, "");
+            NDArray w = from.extra(DenseModel.WEIGHT);
+            if (w != null && w.getShape().get(0) == model.channels()) {
+                Map<String, FloatTensor> dec = new LinkedHashMap<>();
+                dec.put(DenseModel.WEIGHT, new FloatTensor(w.getShape().getShape(), w.toFloatArray()));
+                NDArray b = from.extra(DenseModel.BIAS);
+                dec.put(DenseModel.BIAS, new FloatTensor(b.getShape().getShape(), b.toFloatArray()));
+                copyDecoder(model, dec);
+            }
+        }
+    }
+
+    private static void copyDecoder(DenseModel model, Map<String, FloatTensor> values) {
+        boolean grad = ai.djl.pytorch.jni.JniUtils.isGradMode();
+        Torch.grad(false);
+        try {
+            for (Map.Entry<String, NDArray> e : model.decoderParameters().entrySet()) {
+                AdamW.copyInto(e.getValue(), values.get(e.getKey()), e.getKey());
+            }
+        } finally {
+            Torch.grad(grad);
+        }
+    }
+
+    private static void appendLog(Path log, JsonNode line) {
+        try {
+            Files.writeString(log, line.toString() + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new VitrimException(log + ": cannot write (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private static void keepLogLines(Path log, int epochs) {
+        if (!Files.exists(log)) {
+            return;
+        }
+        try {
+            List<String> keep = new ArrayList<>();
+            for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+                try {
+                    if (!line.isBlank() && ModelFiles.JSON.readTree(line).path("epoch").asInt(Integer.MAX_VALUE)
+                            <= epochs) {
+                        keep.add(line);
+                    }
+                } catch (IOException e) {
+                    // a torn last line from a killed run
+                }
+            }
+            Files.write(log, keep, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new VitrimException(log + ": cannot rewrite (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private static void deleteIfExists(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException e) {
+            throw new VitrimException(p + ": cannot delete (" + e.getMessage() + ")", e);
+        }
+    }
+}
