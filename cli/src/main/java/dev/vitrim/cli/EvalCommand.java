@@ -6,12 +6,18 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vitrim.VitrimException;
 import dev.vitrim.data.DataHome;
 import dev.vitrim.data.Datasets;
+import dev.vitrim.data.DenseData;
 import dev.vitrim.data.ImageTransform;
 import dev.vitrim.data.LabeledImages;
+import dev.vitrim.dense.DenseDataset;
+import dev.vitrim.dense.DenseEvaluator;
+import dev.vitrim.dense.DenseModel;
 import dev.vitrim.eval.Evaluation;
 import dev.vitrim.model.VisionTransformer;
+import dev.vitrim.reduce.Macs;
 import dev.vitrim.reduce.TokenReducer;
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -25,7 +31,9 @@ import picocli.CommandLine.Spec;
                 "Data sets: " + Datasets.USAGE + " (fetch them first with `vitrim data fetch`). Use the test "
                         + "split for final numbers only."},
         footer = {"", "Examples:", "  vitrim eval --model models/mnist-vit.safetensors --data mnist:test",
-                "  vitrim eval --model models/mnist-vit.safetensors --data mnist:test --reduce attn --json"})
+                "  vitrim eval --model models/mnist-vit.safetensors --data mnist:test --reduce attn --json",
+                "  vitrim eval --model models/scenes-vit.safetensors --data scenes:test --task instances",
+                "  vitrim eval --model models/scenes-vit.safetensors --data coco:exported/ --task detect --json"})
 public final class EvalCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -48,13 +56,30 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--batch", paramLabel = "B", defaultValue = "64", description = "Images per forward (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--json", description = "Print {top1, top5, images, images_per_s, gmacs, per_class, tokens_per_block, per_class_tokens, reduce}.")
+    @Option(names = "--json", description = "Print {top1, top5, images, images_per_s, gmacs, per_class, tokens_per_block, per_class_tokens, reduce}; with a dense --task {miou, iou, box, mask, images, images_per_s, gmacs, reduce}.")
     boolean json;
+
+    @Option(names = "--task", paramLabel = "TASK", defaultValue = "classify",
+            description = "classify (top-1; e.g. scenes-1:test), or with a dense model on scenes:test or coco:DIR: "
+                    + "segment (mIoU, per class and mean, accumulated over the whole set), detect (COCO box AP: AP, "
+                    + "AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl, as pycocotools), instances (mask AP "
+                    + "too). Default: ${DEFAULT-VALUE}.")
+    String task;
 
     @Override
     public Integer call() throws Exception {
         if (batch < 1 || (limit != null && limit < 1)) {
             throw new VitrimException("--batch and --limit must be at least 1");
+        }
+        switch (task) {
+            case "classify":
+                break;
+            case "segment":
+            case "detect":
+            case "instances":
+                return dense();
+            default:
+                throw new VitrimException("--task " + task + ": not one of classify, segment, detect, instances");
         }
         try (VisionTransformer vit = modelOptions.load(common)) {
             TokenReducer r = reduce.reducer(vit);
@@ -102,5 +127,79 @@ public final class EvalCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    private int dense() throws Exception {
+        dev.vitrim.engine.Torch.engine(common.threads);
+        try (DenseModel m = DenseModel.load(modelOptions.model)) {
+            TokenReducer r = reduce.reducer(m.backbone());
+            DenseDataset d = DenseData.open(data, DataHome.root(), m.config().imageSize());
+            List<String> problems = d instanceof DenseData.CocoFolder ? ((DenseData.CocoFolder) d).problems()
+                    : List.of();
+            for (String p : problems) {
+                spec.commandLine().getErr().println("vitrim: " + p + " (left out)");
+            }
+            boolean masks = task.equals("instances");
+            int n = limit != null ? Math.min(limit, d.size()) : d.size();
+            boolean bar = System.console() != null && n > batch;
+            DenseEvaluator.Metrics res;
+            try (me.tongfei.progressbar.ProgressBar pb = bar ? new me.tongfei.progressbar.ProgressBarBuilder()
+                    .setTaskName("eval").setInitialMax(n).setConsumer(
+                            new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build() : null) {
+                res = DenseEvaluator.evaluate(m, d, r, batch, n, masks, done -> {
+                    if (pb != null) {
+                        pb.stepTo(done);
+                    }
+                });
+            }
+            double gmacs = (Macs.plan(m.config(), r).macs()
+                    + (long) m.config().numPatches() * m.config().width() * m.channels()) / 1e9;
+            PrintWriter out = spec.commandLine().getOut();
+            List<String> segClasses = res.segmentation().classNames();
+            double[] iou = res.segmentation().iou();
+            if (json) {
+                ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+                ObjectNode o = om.createObjectNode();
+                o.put("data", d.name()).put("task", task).put("reduce", r.spec()).put("images", res.images())
+                        .put("images_per_s", res.imagesPerSecond()).put("gmacs", gmacs)
+                        .put("miou", res.meanIou()).put("pixel_accuracy", res.segmentation().pixelAccuracy());
+                ObjectNode per = o.putObject("iou");
+                for (int k = 0; k < iou.length; k++) {
+                    per.put(segClasses.get(k), iou[k]);
+                }
+                o.set("box", stats(om, res.boxes()));
+                if (res.masks() != null) {
+                    o.set("mask", stats(om, res.masks()));
+                }
+                out.println(om.writeValueAsString(o));
+                return problems.isEmpty() ? 0 : 2;
+            }
+            out.printf(Locale.ROOT, "%s on %s (%d images), %s: %.1f images/s, %.4f GMACs/image%n", modelOptions.model,
+                    d.name(), res.images(), r.spec(), res.imagesPerSecond(), gmacs);
+            out.printf(Locale.ROOT, "mIoU %.2f  (pixel accuracy %.2f%%)%n", 100 * res.meanIou(),
+                    100 * res.segmentation().pixelAccuracy());
+            StringBuilder pc = new StringBuilder("IoU per class:");
+            for (int k = 0; k < iou.length; k++) {
+                pc.append(String.format(Locale.ROOT, " %s %.1f", segClasses.get(k), 100 * iou[k]));
+            }
+            out.println(pc);
+            if (!task.equals("segment")) {
+                out.println("box:");
+                out.print(res.boxes().summary());
+            }
+            if (res.masks() != null) {
+                out.println("mask:");
+                out.print(res.masks().summary());
+            }
+            return problems.isEmpty() ? 0 : 2;
+        }
+    }
+
+    private static ObjectNode stats(ObjectMapper om, dev.vitrim.coco.CocoEval.Result r) {
+        ObjectNode o = om.createObjectNode();
+        for (int i = 0; i < dev.vitrim.coco.CocoEval.STAT_NAMES.size(); i++) {
+            o.put(dev.vitrim.coco.CocoEval.STAT_NAMES.get(i), r.stats()[i]);
+        }
+        return o;
     }
 }

@@ -202,6 +202,10 @@ public final class TrainCommand implements Callable<Integer> {
             description = "Validation batch size (default: ${DEFAULT-VALUE}).")
     int evalBatch;
 
+    @Option(names = "--stop-after", paramLabel = "N", description = "Dense training: end this run after N epochs "
+            + "(the schedule stays that of --epochs); --resume continues it exactly. For long runs in chunks.")
+    int stopAfter;
+
     @Option(names = "--progress", negatable = true, description = "Progress bar on stderr (default: on when "
             + "attached to a terminal).")
     Boolean progress;
@@ -230,11 +234,15 @@ public final class TrainCommand implements Callable<Integer> {
             savedData = (ObjectNode) state.info().path("data_options");
         }
         // data options: given > saved run > defaults
-        String dataName = data != null ? data : savedData != null ? savedData.path("data").asText(null) : null;
+        String dataName = data != null ? data : savedData != null && savedData.has("data")
+                ? savedData.path("data").asText(null) : state != null ? state.data() : null;
         if (dataName == null) {
             throw new VitrimException("--data is required (e.g. --data mnist; allowed: " + Datasets.USAGE + ")");
         }
         String valName = val != null ? val : savedData != null ? savedData.path("val").asText(null) : null;
+        if (isDense(dataName)) {
+            return trainDense(state, savedData, dataName, valName, out);
+        }
         double fraction = valFraction != null ? valFraction : savedData != null
                 ? savedData.path("val_fraction").asDouble(0.1) : 0.1;
         int trainLimit = limit != null ? limit : savedData != null ? savedData.path("limit").asInt(0) : 0;
@@ -260,40 +268,7 @@ public final class TrainCommand implements Callable<Integer> {
                     + " classes");
         }
 
-        // hyperparameters: given > saved run > defaults
-        TrainConfig base = state != null ? TrainConfig.fromJson(state.info().path("train")) : null;
-        int ep = epochs != null ? epochs : base != null ? base.epochs() : 10;
-        double wu = warmup != null ? warmup : base != null && !given("--epochs") ? base.warmupEpochs()
-                : Math.min(5.0, 0.1 * ep);
-        TrainConfig cfg = new TrainConfig(ep,
-                batch != null ? batch : base != null ? base.batch() : 128,
-                lr != null ? lr : base != null ? base.lr() : 1e-3,
-                minLr != null ? minLr : base != null ? base.minLr() : 1e-5,
-                wu,
-                weightDecay != null ? weightDecay : base != null ? base.weightDecay() : 0.05,
-                0.9, 0.999, 1e-8,
-                labelSmoothing != null ? labelSmoothing : base != null ? base.labelSmoothing() : 0.1,
-                clipGrad != null ? clipGrad : base != null ? base.clipNorm() : 1.0,
-                seed != null ? seed : base != null ? base.seed() : 0,
-                translate != null ? translate : base != null ? base.translate() : info.translateFor(arch.imageSize()),
-                flip != null ? flip : base != null ? base.flip() : info.flip(),
-                microBatch != null ? microBatch : base != null ? base.microBatch() : 32,
-                moduleLr != null ? moduleLr : base != null ? base.moduleLr() : 0,
-                layerDecay != null ? layerDecay : base != null ? base.layerDecay() : 1.0);
-        if (base != null) {
-            List<String> changed = new ArrayList<>();
-            ObjectNode a = base.toJson();
-            ObjectNode b = cfg.toJson();
-            a.fieldNames().forEachRemaining(f -> {
-                if (!a.get(f).equals(b.get(f))) {
-                    changed.add(f + " " + a.get(f) + " -> " + b.get(f));
-                }
-            });
-            if (!changed.isEmpty()) {
-                err.println("vitrim: note: resuming with changed settings (" + String.join(", ", changed)
-                        + "); the result differs from an uninterrupted run");
-            }
-        }
+        TrainConfig cfg = trainConfig(state, err, info.translateFor(arch.imageSize()), info.flip(), 128, 32);
 
         // the images
         Path root = DataHome.root();
@@ -349,6 +324,191 @@ public final class TrainCommand implements Callable<Integer> {
                 sum.model());
         out.printf("last epoch: %s; resume state: %s; log: %s%n", sum.last(), sum.state(), sum.log());
         return 0;
+    }
+
+    /** Hyperparameters: given &gt; the saved run's &gt; defaults; a resumed run with changed ones gets a note. */
+    private TrainConfig trainConfig(TrainState state, PrintWriter err, int translateDefault, boolean flipDefault,
+                                    int batchDefault, int microDefault) {
+        TrainConfig base = state != null ? TrainConfig.fromJson(state.info().path("train")) : null;
+        int ep = epochs != null ? epochs : base != null ? base.epochs() : 10;
+        double wu = warmup != null ? warmup : base != null && !given("--epochs") ? base.warmupEpochs()
+                : Math.min(5.0, 0.1 * ep);
+        TrainConfig cfg = new TrainConfig(ep,
+                batch != null ? batch : base != null ? base.batch() : batchDefault,
+                lr != null ? lr : base != null ? base.lr() : 1e-3,
+                minLr != null ? minLr : base != null ? base.minLr() : 1e-5,
+                wu,
+                weightDecay != null ? weightDecay : base != null ? base.weightDecay() : 0.05,
+                0.9, 0.999, 1e-8,
+                labelSmoothing != null ? labelSmoothing : base != null ? base.labelSmoothing() : 0.1,
+                clipGrad != null ? clipGrad : base != null ? base.clipNorm() : 1.0,
+                seed != null ? seed : base != null ? base.seed() : 0,
+                translate != null ? translate : base != null ? base.translate() : translateDefault,
+                flip != null ? flip : base != null ? base.flip() : flipDefault,
+                microBatch != null ? microBatch : base != null ? base.microBatch() : microDefault,
+                moduleLr != null ? moduleLr : base != null ? base.moduleLr() : 0,
+                layerDecay != null ? layerDecay : base != null ? base.layerDecay() : 1.0);
+        if (base != null) {
+            List<String> changed = new ArrayList<>();
+            ObjectNode a = base.toJson();
+            ObjectNode b = cfg.toJson();
+            a.fieldNames().forEachRemaining(f -> {
+                if (!a.get(f).equals(b.get(f))) {
+                    changed.add(f + " " + a.get(f) + " -> " + b.get(f));
+                }
+            });
+            if (!changed.isEmpty()) {
+                err.println("vitrim: note: resuming with changed settings (" + String.join(", ", changed)
+                        + "); the result differs from an uninterrupted run");
+            }
+        }
+        return cfg;
+    }
+
+    private static boolean isDense(String dataName) {
+        String t = dataName.strip().toLowerCase(Locale.ROOT);
+        return t.startsWith("coco:") || t.equals("scenes") || t.startsWith("scenes:");
+    }
+
+    /**
+     * Dense training (segmentation, detection, instance grouping in one model) on scenes (a fresh stream of
+     * --limit scenes per epoch, validation on the first --val-limit of the fixed validation set) or a COCO folder.
+     */
+    private int trainDense(TrainState state, ObjectNode savedData, String dataName, String valName, PrintWriter out) {
+        PrintWriter err = spec.commandLine().getErr();
+        if (reduce != null && !reduce.equals("none")) {
+            throw new VitrimException("--reduce " + reduce + ": dense training runs the unreduced model; reduce at "
+                    + "inference (vitrim segment/detect/eval --reduce)");
+        }
+        int perEpoch = limit != null ? limit : state != null ? state.info().path("train_images").asInt(0) : 0;
+        int vLimit = valLimit != null ? valLimit : state != null ? state.info().path("val_images").asInt(500) : 500;
+        Path root = DataHome.root();
+        String lower = dataName.strip().toLowerCase(Locale.ROOT);
+        java.util.function.IntFunction<dev.vitrim.dense.DenseDataset> trainFor;
+        dev.vitrim.dense.DenseDataset valSet;
+        List<String> classes;
+        int size;
+        VitConfig arch;
+        if (lower.startsWith("coco:")) {
+            if (valName == null) {
+                throw new VitrimException("--data " + dataName + ": give validation images too, --val coco:DIR");
+            }
+            arch = denseArchitecture(state, 112, Datasets.FASHION);
+            size = arch.imageSize();
+            dev.vitrim.dense.DenseDataset train = dev.vitrim.data.DenseData.open(dataName, root, size);
+            trainFor = e -> train;
+            valSet = dev.vitrim.data.DenseData.open(valName, root, size);
+            classes = train.classes();
+            perEpoch = train.size();
+        } else {
+            Datasets.Spec sp = Datasets.parse(dataName);
+            dataName = sp.toString();
+            if (!sp.split().equals("train")) {
+                throw new VitrimException("--data " + dataName + ": train on scenes:train (validation is the fixed "
+                        + "scenes:val set; test is only for final numbers)");
+            }
+            dev.vitrim.data.scenes.SceneGenerator gen = dev.vitrim.data.scenes.SceneGenerator.open(root);
+            arch = denseArchitecture(state, dev.vitrim.data.scenes.SceneGenerator.SIZE, Datasets.FASHION);
+            classes = Datasets.FASHION;
+            int n = perEpoch > 0 ? perEpoch : dev.vitrim.data.scenes.SceneGenerator.TRAIN_SCENES;
+            perEpoch = n;
+            long dataSeed = dev.vitrim.data.scenes.SceneGenerator.TRAIN_SEED;
+            trainFor = e -> dev.vitrim.data.scenes.SceneDenseData.trainEpoch(gen, dataSeed, e, n, false);
+            valSet = dev.vitrim.data.scenes.SceneDenseData.fixed(gen, dev.vitrim.data.scenes.SceneSplit.VAL, false);
+        }
+        TrainConfig cfg = trainConfig(state, err, 0, false, 64, 32);
+        out.printf(Locale.ROOT, "model: %s (%,d parameters) with dense heads for %d classes%n", describe(arch),
+                arch.parameterCount(), classes.size());
+        out.printf(Locale.ROOT, "data: %,d training images per epoch from %s, validation on %,d of %s, %d threads%n",
+                perEpoch, dataName, vLimit > 0 ? Math.min(vLimit, valSet.size()) : valSet.size(), valSet.name(),
+                ai.djl.pytorch.jni.JniUtils.getNumThreads());
+        out.flush();
+        Path initPath = archChoice != null ? archChoice.init : null;
+        if (initPath == null && state != null && state.info().hasNonNull("init")) {
+            initPath = Path.of(state.info().path("init").asText());
+        }
+        boolean bar = progress != null ? progress : System.console() != null;
+        dev.vitrim.train.DenseTrainer.Job job = new dev.vitrim.train.DenseTrainer.Job(arch, classes, initPath,
+                trainFor, valSet, vLimit, dataName.strip(), cfg, output, resume, overwrite,
+                evalBatch, stopAfter);
+        dev.vitrim.train.DenseTrainer.Summary sum = dev.vitrim.train.DenseTrainer.run(job, new DenseListener(out, bar));
+        out.printf(Locale.ROOT, "best: epoch %d (mean of val mIoU and box AP %.4f) -> %s; log: %s%n", sum.bestEpoch(),
+                sum.bestScore(), sum.model(), sum.log());
+        return 0;
+    }
+
+    private VitConfig denseArchitecture(TrainState state, int nativeSize, List<String> classes) {
+        java.util.function.IntFunction<dev.vitrim.image.PreprocessConfig> pre = sz -> new dev.vitrim.image.PreprocessConfig(
+                sz, 1.0, dev.vitrim.image.PreprocessConfig.IMAGENET_MEAN, dev.vitrim.image.PreprocessConfig.IMAGENET_STD,
+                dev.vitrim.image.Interpolation.BILINEAR);
+        if (state != null && (archChoice == null || archChoice.init != null)) {
+            return ModelFiles.configFromJson(state.arch());
+        }
+        if (archChoice == null) {
+            throw new VitrimException("give an architecture: --config SPEC or --init PATH");
+        }
+        if (archChoice.config != null) {
+            return ArchSpec.toConfig(archChoice.config, nativeSize, 0, List.of(), pre);
+        }
+        if (archChoice.arch != null) {
+            VitConfig p = Presets.get(archChoice.arch);
+            return p.withClasses(0, List.of()).withPreprocess(pre.apply(p.imageSize()));
+        }
+        try (Checkpoint ck = Checkpoint.open(archChoice.init, heads)) {
+            return ck.config().withClasses(0, List.of());
+        }
+    }
+
+    /** Progress bar on stderr and one summary line per epoch on stdout, for dense training. */
+    static final class DenseListener implements dev.vitrim.train.DenseTrainer.Listener {
+        private final PrintWriter out;
+        private final boolean bar;
+        private ProgressBar pb;
+
+        DenseListener(PrintWriter out, boolean bar) {
+            this.out = out;
+            this.bar = bar;
+        }
+
+        @Override
+        public void epochStart(int epoch, int epochs, int steps, int images) {
+            if (bar) {
+                pb = new ProgressBarBuilder().setTaskName(String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs))
+                        .setInitialMax(steps).setUpdateIntervalMillis(500)
+                        .setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
+            }
+        }
+
+        @Override
+        public void step(int epoch, int step, int steps, double loss, double imagesPerSec, double lr) {
+            if (pb != null) {
+                pb.stepTo(step);
+                pb.setExtraMessage(String.format(Locale.ROOT, "loss %.4f %.1f img/s", loss, imagesPerSec));
+            }
+        }
+
+        @Override
+        public void epochEnd(ObjectNode r) {
+            if (pb != null) {
+                pb.close();
+                pb = null;
+            }
+            out.printf(Locale.ROOT, "epoch %d/%d: loss %.4f (seg %.3f heat %.3f size %.3f offset %.3f centre %.3f) | "
+                            + "val mIoU %.2f box AP %.2f AP50 %.2f%s | lr %.2e | %.1f img/s | %.0f s%n",
+                    r.get("epoch").asInt(), r.get("epochs").asInt(), r.get("train_loss").asDouble(),
+                    r.get("seg_loss").asDouble(), r.get("heat_loss").asDouble(), r.get("size_loss").asDouble(),
+                    r.get("offset_loss").asDouble(), r.get("center_loss").asDouble(),
+                    100 * r.get("val_miou").asDouble(), 100 * r.get("val_box_ap").asDouble(),
+                    100 * r.get("val_box_ap50").asDouble(), r.get("best").asBoolean() ? " (best)" : "",
+                    r.get("lr").asDouble(), r.get("images_per_s").asDouble(), r.get("seconds").asDouble());
+            out.flush();
+        }
+
+        @Override
+        public void message(String line) {
+            out.println(line);
+            out.flush();
+        }
     }
 
     private static LabeledImages slice(LabeledImages d, int n, long seed) {
