@@ -116,6 +116,17 @@ public final class ModelFiles {
         SafeTensorsWriter.write(file, meta, timmTensors);
     }
 
+    /**
+     * Saves a dense model: the backbone in timm layout, the decoder ({@code decoder.*}) and the dense heads' description
+     * ({@value dev.vitrim.dense.DenseModel#METADATA_KEY}), atomically.
+     */
+    public static void saveDense(dev.vitrim.dense.DenseModel m, JsonNode extra, Path file) {
+        Map<String, FloatTensor> tensors = m.backbone().exportTensors();
+        tensors.putAll(m.decoderTensors());
+        save(tensors, m.config(), extra, null, Map.of(dev.vitrim.dense.DenseModel.METADATA_KEY,
+                dev.vitrim.dense.DenseModel.metadata(m.classes(), m.config().patchSize())), file);
+    }
+
     static void checkFinite(Map<String, FloatTensor> tensors, Path file) {
         for (Map.Entry<String, FloatTensor> e : tensors.entrySet()) {
             for (float f : e.getValue().data()) {
