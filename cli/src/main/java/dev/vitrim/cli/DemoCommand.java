@@ -121,6 +121,21 @@ public final class DemoCommand implements Callable<Integer> {
             + "speedup).")
     boolean markdown;
 
+    @Option(names = "--scenes", paramLabel = "PATH", defaultValue = "models/scenes-vit.safetensors",
+            description = "The dense model of the scenes part: segmentation, detection and instances on objects placed "
+                    + "on real photos, most of each image background ('none' leaves the part out; default: "
+                    + "${DEFAULT-VALUE}).")
+    String scenes;
+
+    @Option(names = "--scenes-limit", paramLabel = "N", defaultValue = "200",
+            description = "Test scenes the scenes part evaluates (default: ${DEFAULT-VALUE}).")
+    int scenesLimit;
+
+    @Option(names = "--scenes-out", paramLabel = "PNG", defaultValue = "demo-scenes.png",
+            description = "The picture of the scenes part: the first test scenes with what the model found "
+                    + "(default: ${DEFAULT-VALUE}).")
+    Path scenesOut;
+
     @Mixin
     CommonOptions common;
 
@@ -138,6 +153,7 @@ public final class DemoCommand implements Callable<Integer> {
         }
         Comparison.Timing timing = new Comparison.Timing(batch, warmup, runs, seconds);
         Datasets.Spec dataSpec = Datasets.parse(data);
+        model = Home.resolve(model);
         if (!Files.exists(model)) {
             throw new VitrimException(model + ": no such model file (--model)");
         }
@@ -195,18 +211,58 @@ public final class DemoCommand implements Callable<Integer> {
                 }
                 write(KeptPatches.render(grid, captions, c.preprocess(), c), out);
             }
+            if (text) {
+                report(o, result, lineup, grid, croprFile, (System.nanoTime() - start) / 1e9);
+                o.flush();
+            }
+            ScenesDemo.Result sr = scenesPart(o, text);
             if (json) {
-                o.println(json(result, lineup, grid, croprFile));
+                ObjectNode doc = json(result, lineup, grid, croprFile);
+                if (sr != null) {
+                    doc.set("scenes", sr.json());
+                }
+                o.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
             } else if (markdown) {
                 o.print(ComparisonTable.markdownHeader(batch));
                 o.print(ComparisonTable.markdownRows(model.getFileName().toString().replaceFirst("\\.safetensors$", ""),
                         result));
-            } else {
-                report(o, result, lineup, grid, croprFile, (System.nanoTime() - start) / 1e9);
+                if (sr != null) {
+                    o.println();
+                    o.print(sr.markdown());
+                }
+            } else if (sr != null) {
+                o.println();
+                o.print(sr.text());
+                o.printf(Locale.ROOT, "%.0f s in all%n", (System.nanoTime() - start) / 1e9);
             }
             o.flush();
         }
         return 0;
+    }
+
+    /** The scenes part, or null when left out (--scenes none, or the default model is not installed). */
+    private ScenesDemo.Result scenesPart(PrintWriter o, boolean text) {
+        if (scenes.equals("none")) {
+            return null;
+        }
+        Path p = Home.resolve(Path.of(scenes));
+        boolean isDefault = spec.commandLine().getParseResult().matchedOption("--scenes") == null;
+        if (!Files.exists(p)) {
+            if (isDefault) {
+                if (text) {
+                    o.println("(no " + scenes + ": the scenes part is left out)");
+                }
+                return null;
+            }
+            throw new VitrimException(p + ": no such model file (--scenes; 'none' leaves the scenes part out)");
+        }
+        if (scenesLimit < 1) {
+            throw new VitrimException("--scenes-limit must be at least 1, got " + scenesLimit);
+        }
+        if (!noPng) {
+            prepare(scenesOut);
+        }
+        return ScenesDemo.run(p, scenesLimit, noPng ? null : scenesOut, batch, spec.commandLine().getErr());
     }
 
     /** The Token Cropr checkpoint of the cropr row, or null for none. */
@@ -318,8 +374,7 @@ public final class DemoCommand implements Callable<Integer> {
         o.printf(Locale.ROOT, "%.0f s%n", seconds);
     }
 
-    private String json(Comparison.Result r, StandardMethods.Lineup lineup, KeptPatches.Grid grid, Path croprFile)
-            throws IOException {
+    private ObjectNode json(Comparison.Result r, StandardMethods.Lineup lineup, KeptPatches.Grid grid, Path croprFile) {
         ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode doc = om.createObjectNode();
         doc.put("model", model.toString()).put("data", data).put("images", r.images()).put("batch", r.batch())
@@ -345,7 +400,7 @@ public final class DemoCommand implements Callable<Integer> {
         } else {
             doc.put("picture", out.toString());
         }
-        return om.writeValueAsString(doc);
+        return doc;
     }
 
     /** Progress bars on stderr, one per task, only on a terminal (logs and pipes stay clean). */

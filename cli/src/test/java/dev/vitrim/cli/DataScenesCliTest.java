@@ -84,21 +84,12 @@ class DataScenesCliTest {
         return o.toByteArray();
     }
 
-    /** Decodes an uncompressed COCO RLE (column-major runs, zeros first) into a row-major mask. */
+    /** Decodes the compressed COCO RLE of an annotation into a row-major mask. */
     static boolean[] decode(JsonNode rle) {
         int h = rle.get("size").get(0).asInt();
         int w = rle.get("size").get(1).asInt();
-        boolean[] m = new boolean[h * w];
-        int pos = 0;
-        boolean v = false;
-        for (JsonNode c : rle.get("counts")) {
-            for (int k = 0; k < c.asInt(); k++, pos++) {
-                m[(pos % h) * w + pos / h] = v;
-            }
-            v = !v;
-        }
-        assertThat(pos).as("runs cover the image").isEqualTo(h * w);
-        return m;
+        assertThat(rle.get("counts").isTextual()).as("compressed RLE").isTrue();
+        return dev.vitrim.coco.Rle.fromCompressedString(rle.get("counts").asText(), h, w).decode();
     }
 
     @Test

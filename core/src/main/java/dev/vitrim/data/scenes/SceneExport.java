@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import dev.vitrim.VitrimException;
+import dev.vitrim.coco.Rle;
 import dev.vitrim.data.Datasets;
 import java.awt.image.BufferedImage;
 import java.awt.image.DataBufferByte;
@@ -19,7 +20,7 @@ import javax.imageio.ImageIO;
 /**
  * Writes scenes to a folder in COCO form: {@code images/<name>.png} (RGB), {@code labels/<name>.png} (8-bit grey:
  * 0 background, 1..10 the Fashion-MNIST class + 1, 255 ignore) and {@code instances.json} with images,
- * categories (ids 1..10) and annotations whose {@code segmentation} is an uncompressed RLE
+ * categories (ids 1..10) and annotations whose {@code segmentation} is an compressed RLE
  * ({@code {"size": [h, w], "counts": [...]}}: run lengths in column-major order, starting with a run of zeros).
  * Scene {@code i} is named {@code %06d.png} and has image id {@code i + 1}.
  */
@@ -87,7 +88,7 @@ public final class SceneExport {
                 g.writeEndObject();
                 for (int k = 0; k < s.instances().size(); k++) {
                     anns.add(new Ann(i + 1, s.height(), s.width(), s.instances().get(k),
-                            rle(s.mask(k), s.height(), s.width())));
+                            Rle.encode(s.mask(k), s.height(), s.width()).toCompressedString()));
                 }
                 if ((i + 1) % step == 0 || i + 1 == req.count()) {
                     progress.accept(String.format(Locale.ROOT, "%,d / %,d scenes", i + 1, req.count()));
@@ -114,11 +115,7 @@ public final class SceneExport {
                 g.writeNumber(a.height());
                 g.writeNumber(a.width());
                 g.writeEndArray();
-                g.writeArrayFieldStart("counts");
-                for (int run : a.counts()) {
-                    g.writeNumber(run);
-                }
-                g.writeEndArray();
+                g.writeStringField("counts", a.counts());
                 g.writeEndObject();
                 g.writeEndObject();
             }
@@ -129,31 +126,11 @@ public final class SceneExport {
         }
     }
 
-    private record Ann(int imageId, int height, int width, Instance instance, int[] counts) {}
+    private record Ann(int imageId, int height, int width, Instance instance, String counts) {}
 
     /** "000042.png" */
     public static String name(int index) {
         return String.format(Locale.ROOT, "%06d.png", index);
-    }
-
-    /** Uncompressed COCO RLE of a row-major mask: run lengths in column-major order, the first run of zeros. */
-    private static int[] rle(boolean[] mask, int h, int w) {
-        List<Integer> runs = new ArrayList<>();
-        boolean cur = false;
-        int len = 0;
-        for (int x = 0; x < w; x++) {
-            for (int y = 0; y < h; y++) {
-                boolean v = mask[y * w + x];
-                if (v != cur) {
-                    runs.add(len);
-                    cur = v;
-                    len = 0;
-                }
-                len++;
-            }
-        }
-        runs.add(len);
-        return runs.stream().mapToInt(Integer::intValue).toArray();
     }
 
     private static void writeRgb(Scene s, Path file) throws IOException {
