@@ -240,6 +240,10 @@ public final class TrainCommand implements Callable<Integer> {
             throw new VitrimException("--data is required (e.g. --data mnist; allowed: " + Datasets.USAGE + ")");
         }
         String valName = val != null ? val : savedData != null ? savedData.path("val").asText(null) : null;
+        boolean scenes1 = dataName.strip().toLowerCase(Locale.ROOT).startsWith("scenes-1");
+        if (scenes1 && valName == null) {
+            valName = "scenes-1:val"; // generated scenes have their own validation split
+        }
         if (isDense(dataName)) {
             return trainDense(state, savedData, dataName, valName, out);
         }
@@ -272,7 +276,8 @@ public final class TrainCommand implements Callable<Integer> {
 
         // the images
         Path root = DataHome.root();
-        LabeledImages pool = Datasets.load(spec0, root, arch.preprocess());
+        // generated scenes-1 training images are made below, one fresh set per epoch
+        LabeledImages pool = scenes1 ? null : Datasets.load(spec0, root, arch.preprocess());
         LabeledImages trainSet;
         LabeledImages valSet;
         if (valName != null) {
@@ -282,9 +287,9 @@ public final class TrainCommand implements Callable<Integer> {
                         + "--val out to hold out a validation split from the training data");
             }
             valSet = Datasets.load(vs, root, arch.preprocess());
-            if (!valSet.classes().equals(pool.classes())) {
+            if (!valSet.classes().equals(classes)) {
                 throw new VitrimException("--val " + valName + ": its classes " + valSet.classes()
-                        + " differ from the training data's " + pool.classes());
+                        + " differ from the training data's " + classes);
             }
             trainSet = pool;
         } else {
@@ -292,7 +297,16 @@ public final class TrainCommand implements Callable<Integer> {
             trainSet = pool.subset(tv.train(), spec0 + " (train)");
             valSet = pool.subset(tv.val(), spec0 + " (val)");
         }
-        if (trainLimit > 0) {
+        java.util.function.IntFunction<LabeledImages> epochData = null;
+        if (scenes1) { // a fresh stream of generated scenes every epoch
+            int n = trainLimit > 0 ? trainLimit : dev.vitrim.data.scenes.SceneGenerator.TRAIN_SCENES;
+            dev.vitrim.data.scenes.SceneGenerator gen = dev.vitrim.data.scenes.SceneGenerator.open(root);
+            long dataSeed = dev.vitrim.data.scenes.SceneGenerator.TRAIN_SEED;
+            trainSet = gen.classificationSet(dev.vitrim.data.scenes.SceneSplit.TRAIN, n,
+                    dev.vitrim.data.scenes.SceneGenerator.epochSeed(dataSeed, 0));
+            epochData = e -> gen.classificationSet(dev.vitrim.data.scenes.SceneSplit.TRAIN, n,
+                    dev.vitrim.data.scenes.SceneGenerator.epochSeed(dataSeed, e));
+        } else if (trainLimit > 0) {
             trainSet = slice(trainSet, trainLimit, Splits.HOLD_OUT_SEED + 1);
         }
         if (vLimit > 0) {
@@ -318,7 +332,7 @@ public final class TrainCommand implements Callable<Integer> {
             out.println("reduce: " + reduceSpec);
         }
         Trainer.Job job = new Trainer.Job(arch, initPath, newHead, trainSet, valSet, spec0.toString(),
-                cfg, output, resume, overwrite, evalBatch, dataOptions, reduceSpec);
+                cfg, output, resume, overwrite, evalBatch, dataOptions, reduceSpec, epochData);
         Trainer.Summary sum = Trainer.run(job, new Listener(out, bar));
         out.printf(Locale.ROOT, "best: epoch %d, val acc %.2f%% -> %s%n", sum.bestEpoch(), 100 * sum.bestValAcc(),
                 sum.model());
@@ -534,12 +548,8 @@ public final class TrainCommand implements Callable<Integer> {
             return p.withClasses(k, classes).withPreprocess(info.preprocess(p.imageSize()));
         }
         try (Checkpoint ck = Checkpoint.open(archChoice.init, heads)) {
-            VitConfig c = ck.config();
-            if (c.numClasses() == 0) {
-                throw new VitrimException(archChoice.init + ": has no classifier head; vitrim fine-tunes classifiers "
-                        + "(a head with the data set's " + k + " classes is needed)");
-            }
-            return c.withClasses(k, classes);
+            // a model without classifier (e.g. a dense model's backbone) gets a fresh head for the data's classes
+            return ck.config().withClasses(k, classes);
         }
     }
 

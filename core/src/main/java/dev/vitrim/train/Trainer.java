@@ -80,10 +80,25 @@ public final class Trainer {
      * @param reduce    token reduction active while training and validating (a {@code --reduce} spec; null or
      *                  "none": none). {@code cropr} trains Cropr's modules; any other reducer fine-tunes the backbone
      *                  with it on
+     * @param epochData the training images of each epoch (fresh ones, e.g. generated scenes), or null to use
+     *                  {@code train} every epoch; epoch 0 uses {@code train}, and every epoch must have its size
      */
     public record Job(VitConfig arch, Path init, boolean newHead, LabeledImages train, LabeledImages val,
                       String dataName, TrainConfig cfg, Path output, boolean resume, boolean overwrite, int evalBatch,
-                      JsonNode dataOptions, String reduce) {
+                      JsonNode dataOptions, String reduce, java.util.function.IntFunction<LabeledImages> epochData) {
+        /** A run on fixed training images. */
+        public Job(VitConfig arch, Path init, boolean newHead, LabeledImages train, LabeledImages val, String dataName,
+                   TrainConfig cfg, Path output, boolean resume, boolean overwrite, int evalBatch, JsonNode dataOptions,
+                   String reduce) {
+            this(arch, init, newHead, train, val, dataName, cfg, output, resume, overwrite, evalBatch, dataOptions,
+                    reduce, null);
+        }
+
+        /** The training images of epoch {@code e} (0-based): fresh ones when {@code epochData} is set. */
+        LabeledImages trainFor(int e) {
+            return epochData == null || e == 0 ? train : epochData.apply(e);
+        }
+
         /** A run without token reduction. */
         public Job(VitConfig arch, Path init, boolean newHead, LabeledImages train, LabeledImages val, String dataName,
                    TrainConfig cfg, Path output, boolean resume, boolean overwrite, int evalBatch, JsonNode dataOptions) {
@@ -222,7 +237,12 @@ public final class Trainer {
                 double auxSum = 0;
                 int skipped = 0;
                 int badInARow = 0;
-                try (BatchLoader loader = new BatchLoader(job.train(), trainT, cfg.batch(), true, cfg.seed(), epoch, 4)) {
+                LabeledImages epochImages = job.trainFor(epoch);
+                if (epochImages.size() != n) {
+                    throw new IllegalStateException("epoch " + (epoch + 1) + " has " + epochImages.size()
+                            + " training images, the first had " + n);
+                }
+                try (BatchLoader loader = new BatchLoader(epochImages, trainT, cfg.batch(), true, cfg.seed(), epoch, 4)) {
                     while (loader.hasNext()) {
                         BatchLoader.Batch b = loader.next();
                         long t = (long) epoch * steps + b.index();
