@@ -91,7 +91,8 @@ final class ScenesDemo {
             double bg = 0;
             int n = Math.min(limit, test.size());
             for (int i = 0; i < n; i++) {
-                bg += background(test.get(i), m.config().patchSize());
+                DenseExample e = test.get(i);
+                bg += SceneGenerator.backgroundPatchFraction(e.labels(), e.height(), e.width(), m.config().patchSize());
             }
             if (picture != null) {
                 List<DenseExample> ex = new ArrayList<>();
@@ -118,28 +119,6 @@ final class ScenesDemo {
             }
             return new Result(model, metrics, bg / n, picture);
         }
-    }
-
-    /** Fraction of the patches of an example that hold no object pixel. */
-    static double background(DenseExample e, int patch) {
-        int gh = e.height() / patch;
-        int gw = e.width() / patch;
-        int empty = 0;
-        for (int py = 0; py < gh; py++) {
-            for (int px = 0; px < gw; px++) {
-                boolean any = false;
-                for (int y = py * patch; y < (py + 1) * patch && !any; y++) {
-                    for (int x = px * patch; x < (px + 1) * patch; x++) {
-                        if (e.instanceIds()[y * e.width() + x] != 0) {
-                            any = true;
-                            break;
-                        }
-                    }
-                }
-                empty += any ? 0 : 1;
-            }
-        }
-        return (double) empty / (gh * gw);
     }
 
     /** CHW planes → an RGB raster. */

@@ -476,37 +476,26 @@ public final class TrainCommand implements Callable<Integer> {
     /** Progress bar on stderr and one summary line per epoch on stdout, for dense training. */
     static final class DenseListener implements dev.vitrim.train.DenseTrainer.Listener {
         private final PrintWriter out;
-        private final boolean bar;
-        private ProgressBar pb;
+        private final EpochBar bar;
 
         DenseListener(PrintWriter out, boolean bar) {
             this.out = out;
-            this.bar = bar;
+            this.bar = new EpochBar(bar);
         }
 
         @Override
         public void epochStart(int epoch, int epochs, int steps, int images) {
-            if (bar) {
-                pb = new ProgressBarBuilder().setTaskName(String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs))
-                        .setInitialMax(steps).setUpdateIntervalMillis(500)
-                        .setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
-            }
+            bar.start(epoch, epochs, steps);
         }
 
         @Override
         public void step(int epoch, int step, int steps, double loss, double imagesPerSec, double lr) {
-            if (pb != null) {
-                pb.stepTo(step);
-                pb.setExtraMessage(String.format(Locale.ROOT, "loss %.4f %.1f img/s", loss, imagesPerSec));
-            }
+            bar.step(step, String.format(Locale.ROOT, "loss %.4f %.1f img/s", loss, imagesPerSec));
         }
 
         @Override
         public void epochEnd(ObjectNode r) {
-            if (pb != null) {
-                pb.close();
-                pb = null;
-            }
+            bar.end();
             out.printf(Locale.ROOT, "epoch %d/%d: loss %.4f (seg %.3f heat %.3f size %.3f offset %.3f centre %.3f) | "
                             + "val mIoU %.2f box AP %.2f AP50 %.2f%s | lr %.2e | %.1f img/s | %.0f s%n",
                     r.get("epoch").asInt(), r.get("epochs").asInt(), r.get("train_loss").asDouble(),
@@ -557,41 +546,62 @@ public final class TrainCommand implements Callable<Integer> {
         return c.name() + " (" + c.networkShape() + ")";
     }
 
-    /** Progress bar on stderr and one summary line per epoch on stdout. */
-    static final class Listener implements Trainer.Listener {
-        private final PrintWriter out;
-        private final boolean bar;
+    /** One progress bar per epoch on stderr (when wanted), with the running numbers as its message. */
+    static final class EpochBar {
+        private final boolean on;
         private ProgressBar pb;
 
-        Listener(PrintWriter out, boolean bar) {
-            this.out = out;
-            this.bar = bar;
+        EpochBar(boolean on) {
+            this.on = on;
         }
 
-        @Override
-        public void epochStart(int epoch, int epochs, int steps, int images) {
-            if (bar) {
+        void start(int epoch, int epochs, int steps) {
+            if (on) {
                 pb = new ProgressBarBuilder().setTaskName(String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs))
                         .setInitialMax(steps).setUpdateIntervalMillis(500)
                         .setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
             }
         }
 
-        @Override
-        public void step(int epoch, int step, int steps, double loss, double accuracy, double imagesPerSec, double lr) {
+        void step(int step, String message) {
             if (pb != null) {
                 pb.stepTo(step);
-                pb.setExtraMessage(String.format(Locale.ROOT, "loss %.4f acc %.1f%% %.0f img/s", loss,
-                        100 * accuracy, imagesPerSec));
+                pb.setExtraMessage(message);
             }
         }
 
-        @Override
-        public void epochEnd(Trainer.EpochResult r) {
+        void end() {
             if (pb != null) {
                 pb.close();
                 pb = null;
             }
+        }
+    }
+
+    /** Progress bar on stderr and one summary line per epoch on stdout. */
+    static final class Listener implements Trainer.Listener {
+        private final PrintWriter out;
+        private final EpochBar bar;
+
+        Listener(PrintWriter out, boolean bar) {
+            this.out = out;
+            this.bar = new EpochBar(bar);
+        }
+
+        @Override
+        public void epochStart(int epoch, int epochs, int steps, int images) {
+            bar.start(epoch, epochs, steps);
+        }
+
+        @Override
+        public void step(int epoch, int step, int steps, double loss, double accuracy, double imagesPerSec, double lr) {
+            bar.step(step, String.format(Locale.ROOT, "loss %.4f acc %.1f%% %.0f img/s", loss, 100 * accuracy,
+                    imagesPerSec));
+        }
+
+        @Override
+        public void epochEnd(Trainer.EpochResult r) {
+            bar.end();
             String aux = Double.isNaN(r.auxLoss()) ? "" : String.format(Locale.ROOT, " aux %.4f", r.auxLoss());
             out.printf(Locale.ROOT, "epoch %d/%d: train loss %.4f%s acc %.2f%% | val loss %.4f acc %.2f%%%s | lr %.2e | "
                             + "%.0f img/s | %.0f s%n", r.epoch(), r.epochs(), r.trainLoss(), aux, 100 * r.trainAcc(),

@@ -19,11 +19,8 @@ import dev.vitrim.io.FloatTensor;
 import dev.vitrim.model.Checkpoint;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.reduce.Reducers;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -133,9 +130,9 @@ public final class DenseTrainer {
                 bestEpoch = state.bestEpoch();
                 l.message("resuming after epoch " + start + " of " + cfg.epochs() + " (best so far: epoch " + bestEpoch
                         + ")");
-                keepLogLines(files.log(), start);
+                Trainer.truncateLog(files.log(), start);
             } else {
-                deleteIfExists(files.log());
+                Trainer.deleteIfExists(files.log());
             }
             Engine engine = Engine.getEngine("PyTorch");
             int end = job.stopAfter() > 0 ? Math.min(cfg.epochs(), start + job.stopAfter()) : cfg.epochs();
@@ -197,8 +194,6 @@ public final class DenseTrainer {
                 }
                 double trainSecs = (System.nanoTime() - t0) / 1e9;
                 vit.refreshCaches();
-                Map<String, FloatTensor> tensors = vit.exportTensors();
-                tensors.putAll(model.decoderTensors());
                 ObjectNode extra = ModelFiles.JSON.createObjectNode();
                 extra.put("trained_by", "vitrim train --task dense").put("data", job.dataName())
                         .put("epoch", epoch + 1).put("train_images_per_epoch", n);
@@ -206,8 +201,7 @@ public final class DenseTrainer {
                     extra.put("init", job.init().toString());
                 }
                 extra.set("train", cfg.toJson());
-                Map<String, String> meta = Map.of(DenseModel.METADATA_KEY, DenseModel.metadata(model.classes(), stride));
-                ModelFiles.save(tensors, vit.config(), extra, null, meta, files.last());
+                ModelFiles.saveDense(model, extra, files.last());
                 DenseEvaluator.Metrics val;
                 try (DenseModel saved = DenseModel.load(files.last())) {
                     val = DenseEvaluator.evaluate(saved, job.val(), Reducers.NONE, job.evalBatch(), job.valLimit(),
@@ -220,7 +214,7 @@ public final class DenseTrainer {
                     bestEpoch = epoch + 1;
                     extra.put("val_miou", val.meanIou()).put("val_box_ap", val.boxAp())
                             .put("val_box_ap50", val.boxAp50());
-                    ModelFiles.save(tensors, vit.config(), extra, null, meta, files.model());
+                    ModelFiles.saveDense(model, extra, files.model());
                 }
                 ObjectNode info = TrainState.newInfo();
                 info.put("epochs_done", epoch + 1);
@@ -247,7 +241,7 @@ public final class DenseTrainer {
                 if (skipped > 0) {
                     log.put("skipped_steps", skipped);
                 }
-                appendLog(files.log(), log);
+                Trainer.appendLog(files.log(), log);
                 l.epochEnd(log);
             }
             return new Summary(Math.max(start, end), bestEpoch, best, files.model(), files.log());
@@ -340,45 +334,6 @@ public final class DenseTrainer {
             }
         } finally {
             Torch.grad(grad);
-        }
-    }
-
-    private static void appendLog(Path log, JsonNode line) {
-        try {
-            Files.writeString(log, line.toString() + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-                    StandardOpenOption.APPEND);
-        } catch (IOException e) {
-            throw new VitrimException(log + ": cannot write (" + e.getMessage() + ")", e);
-        }
-    }
-
-    private static void keepLogLines(Path log, int epochs) {
-        if (!Files.exists(log)) {
-            return;
-        }
-        try {
-            List<String> keep = new ArrayList<>();
-            for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
-                try {
-                    if (!line.isBlank() && ModelFiles.JSON.readTree(line).path("epoch").asInt(Integer.MAX_VALUE)
-                            <= epochs) {
-                        keep.add(line);
-                    }
-                } catch (IOException e) {
-                    // a torn last line from a killed run
-                }
-            }
-            Files.write(log, keep, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new VitrimException(log + ": cannot rewrite (" + e.getMessage() + ")", e);
-        }
-    }
-
-    private static void deleteIfExists(Path p) {
-        try {
-            Files.deleteIfExists(p);
-        } catch (IOException e) {
-            throw new VitrimException(p + ": cannot delete (" + e.getMessage() + ")", e);
         }
     }
 }

@@ -474,8 +474,13 @@ public final class Trainer {
     }
 
     private static void appendLog(Path log, EpochResult r) {
+        appendLog(log, r.toJson());
+    }
+
+    /** Appends one JSON line to a training log. */
+    static void appendLog(Path log, JsonNode line) {
         try {
-            Files.writeString(log, r.toJson().toString() + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+            Files.writeString(log, line.toString() + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
                     StandardOpenOption.APPEND);
         } catch (IOException e) {
             throw new VitrimException(log + ": cannot write (" + e.getMessage() + ")", e);
@@ -483,7 +488,7 @@ public final class Trainer {
     }
 
     /** Keeps the log lines of epochs up to {@code epochs} (a resumed run rewrites the rest). */
-    private static void truncateLog(Path log, int epochs) {
+    static void truncateLog(Path log, int epochs) {
         if (!Files.exists(log)) {
             return;
         }
@@ -530,7 +535,7 @@ public final class Trainer {
         }
     }
 
-    private static void deleteIfExists(Path p) {
+    static void deleteIfExists(Path p) {
         try {
             Files.deleteIfExists(p);
         } catch (IOException e) {

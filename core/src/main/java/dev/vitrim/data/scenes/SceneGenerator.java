@@ -208,15 +208,23 @@ public final class SceneGenerator {
 
     /** Fraction of the {@code patch x patch} patches of a scene that hold no item pixel (label 0 throughout). */
     public static double backgroundPatchFraction(Scene s, int patch) {
-        int gh = s.height() / patch;
-        int gw = s.width() / patch;
+        return backgroundPatchFraction(s.labels(), s.height(), s.width(), patch);
+    }
+
+    /**
+     * Fraction of the {@code patch x patch} patches of a label map ({@code h x w}, row-major) that are label 0
+     * throughout.
+     */
+    public static double backgroundPatchFraction(byte[] labels, int h, int w, int patch) {
+        int gh = h / patch;
+        int gw = w / patch;
         int bg = 0;
         for (int py = 0; py < gh; py++) {
             for (int px = 0; px < gw; px++) {
                 boolean empty = true;
                 for (int y = py * patch; y < (py + 1) * patch && empty; y++) {
                     for (int x = px * patch; x < (px + 1) * patch; x++) {
-                        if (s.labels()[y * s.width() + x] != 0) {
+                        if (labels[y * w + x] != 0) {
                             empty = false;
                             break;
                         }
