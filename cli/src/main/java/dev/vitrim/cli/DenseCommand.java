@@ -55,6 +55,14 @@ abstract class DenseCommand implements Callable<Integer> {
                     + "<name>.labels.png (8-bit class index per pixel, 0 = background) for every image here.")
     Path out;
 
+    @Option(names = "--montage", paramLabel = "PNG", description = "Also write the overlays of all the images, side "
+            + "by side with their file names, into one picture.")
+    Path montage;
+
+    @Option(names = "--columns", paramLabel = "N", defaultValue = "3",
+            description = "Overlays per row of --montage (default: ${DEFAULT-VALUE}).")
+    int columns;
+
     @Option(names = "--json", description = "Print one JSON array with an entry per image: {file, width, height, "
             + "detections:[{label, category_id, score, bbox:[x,y,w,h]}], instances, pixels:{class: fraction}} or "
             + "{file, error}.")
@@ -84,8 +92,8 @@ abstract class DenseCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (batch < 1) {
-            throw new VitrimException("--batch must be at least 1, got " + batch);
+        if (batch < 1 || columns < 1) {
+            throw new VitrimException("--batch and --columns must be at least 1, got " + batch + " and " + columns);
         }
         Map<String, Long> ids = gt == null ? null : imageIds(gt);
         List<DensePredictor.Result> results;
@@ -105,6 +113,8 @@ abstract class DenseCommand implements Callable<Integer> {
         ArrayNode cocoOut = om.createArrayNode();
         boolean failed = false;
         Map<String, Integer> names = new HashMap<>();
+        List<java.awt.image.BufferedImage> tiles = new ArrayList<>();
+        List<String> captions = new ArrayList<>();
         for (int i = 0; i < results.size(); i++) {
             DensePredictor.Result r = results.get(i);
             if (!r.ok()) {
@@ -117,12 +127,18 @@ abstract class DenseCommand implements Callable<Integer> {
                 continue;
             }
             var p = r.prediction();
-            if (out != null) {
-                String stem = uniqueStem(r.file(), names);
+            if (out != null || montage != null) {
                 java.awt.image.BufferedImage pic = Overlay.render(DensePredictor.toBufferedImage(r.image()),
                         p.labels(), p.detections(), p.instances(), classes, minScore);
-                javax.imageio.ImageIO.write(pic, "png", out.resolve(stem + ".overlay.png").toFile());
-                Overlay.writeLabelPng(p.labels(), p.height(), p.width(), out.resolve(stem + ".labels.png"));
+                if (out != null) {
+                    String stem = uniqueStem(r.file(), names);
+                    javax.imageio.ImageIO.write(pic, "png", out.resolve(stem + ".overlay.png").toFile());
+                    Overlay.writeLabelPng(p.labels(), p.height(), p.width(), out.resolve(stem + ".labels.png"));
+                }
+                if (montage != null) {
+                    tiles.add(pic);
+                    captions.add(r.file().getFileName().toString());
+                }
             }
             if (coco != null) {
                 long id = imageId(r.file(), i, ids);
@@ -133,6 +149,9 @@ abstract class DenseCommand implements Callable<Integer> {
             } else {
                 print(pw, r, classes);
             }
+        }
+        if (montage != null && !tiles.isEmpty()) {
+            javax.imageio.ImageIO.write(Overlay.grid(tiles, columns, captions), "png", montage.toFile());
         }
         if (json) {
             pw.println(om.writeValueAsString(arr));

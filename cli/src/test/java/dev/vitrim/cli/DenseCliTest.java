@@ -94,8 +94,10 @@ class DenseCliTest {
         BufferedImage wide = new BufferedImage(48, 40, BufferedImage.TYPE_INT_RGB);
         Path widePng = dir.resolve("wide.png");
         ImageIO.write(wide, "png", widePng.toFile());
+        Path montage = dir.resolve("montage.png");
         CliTest.Run r = CliTest.run("segment", "--model", model.toString(), "-o", out.toString(), "--json",
-                coco.resolve("images/img0.png").toString(), bad.toString(), widePng.toString());
+                "--montage", montage.toString(), coco.resolve("images/img0.png").toString(), bad.toString(),
+                widePng.toString());
         assertThat(r.status()).as(r.err()).isEqualTo(2);
         JsonNode arr = new ObjectMapper().readTree(r.out());
         assertThat(arr).hasSize(3);
@@ -107,6 +109,8 @@ class DenseCliTest {
         BufferedImage overlay = ImageIO.read(out.resolve("img0.overlay.png").toFile());
         assertThat(overlay.getWidth()).isGreaterThanOrEqualTo(S);
         assertThat(Files.exists(out.resolve("broken.overlay.png"))).isFalse();
+        // the two readable images side by side
+        assertThat(ImageIO.read(montage.toFile()).getWidth()).isGreaterThanOrEqualTo(2 * overlay.getWidth());
     }
 
     @Test
