@@ -53,6 +53,10 @@ public final class InfoCommand implements Callable<Integer> {
                 o.put("dtype", ck.dtypes());
                 o.put("macs", macs);
                 o.put("preprocess", PreprocessOptions.describe(c.preprocess()));
+                String dense = ck.source().metadata().get(dev.vitrim.dense.DenseModel.METADATA_KEY);
+                if (dense != null) {
+                    o.set("dense", om.readTree(dense));
+                }
                 out.println(om.writeValueAsString(o));
                 return 0;
             }
@@ -70,6 +74,14 @@ public final class InfoCommand implements Callable<Integer> {
                     : cropr + " modules (--reduce cropr)"));
             if (!c.labels().isEmpty()) {
                 out.println("labels        " + c.labels().size() + " names, e.g. " + c.labels().get(0));
+            }
+            String dense = ck.source().metadata().get(dev.vitrim.dense.DenseModel.METADATA_KEY);
+            if (dense != null) {
+                com.fasterxml.jackson.databind.JsonNode d = new ObjectMapper().readTree(dense);
+                java.util.List<String> names = new java.util.ArrayList<>();
+                d.path("classes").forEach(n -> names.add(n.asText()));
+                out.println("dense heads   segmentation, detection, instances over " + names.size() + " classes ("
+                        + String.join(", ", names) + "); vitrim segment|detect, vitrim eval --task");
             }
         }
         return 0;

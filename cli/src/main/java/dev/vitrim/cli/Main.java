@@ -6,7 +6,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code vitrim} command line: one class per command, each a thin layer over the core library. */
-@Command(name = "vitrim", mixinStandardHelpOptions = true, version = "vitrim 0.1.0",
+@Command(name = "vitrim", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = {"Faster Vision Transformers by pruning and merging the tokens that don't matter.", ""},
         subcommands = {ForwardCommand.class, ClassifyCommand.class, InfoCommand.class, FlopsCommand.class,
                 ExplainCommand.class, EvalCommand.class, EvalCocoCommand.class, DenseCommand.Segment.class,
@@ -17,6 +17,21 @@ import picocli.CommandLine.Command;
         footer = {"", "Exit status: 0 success, 2 bad input (the message names the file, tensor or parameter), "
                 + "1 internal error.", "Add --verbose to any command for a stack trace."})
 public final class Main implements Runnable {
+    /** The version the build wrote into {@code vitrim.properties} (from the POM). */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() throws java.io.IOException {
+            java.util.Properties p = new java.util.Properties();
+            try (java.io.InputStream in = Main.class.getResourceAsStream("/dev/vitrim/cli/vitrim.properties")) {
+                if (in != null) {
+                    p.load(in);
+                }
+            }
+            return new String[] {"vitrim " + p.getProperty("version", "(unknown version)"),
+                "Java " + System.getProperty("java.version") + ", " + System.getProperty("os.arch")};
+        }
+    }
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 

@@ -55,6 +55,13 @@ class CliTest {
     }
 
     @Test
+    void versionComesFromTheBuild() {
+        Run r = run("--version");
+        assertThat(r.status()).isZero();
+        assertThat(r.out()).startsWith("vitrim ").doesNotContain("unknown").doesNotContain("${");
+    }
+
+    @Test
     void forwardWritesTheReferenceLogits() {
         Path out = tmp.resolve("y.npy");
         Run r = run("forward", "--model", VIT.toString(), "--heads", "4", "--input",
