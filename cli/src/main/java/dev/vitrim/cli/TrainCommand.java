@@ -546,16 +546,27 @@ public final class TrainCommand implements Callable<Integer> {
         return c.name() + " (" + c.networkShape() + ")";
     }
 
-    /** One progress bar per epoch on stderr (when wanted), with the running numbers as its message. */
+    /**
+     * One progress bar per epoch on stderr with the running numbers as its message; without a bar (logs, pipes), a
+     * plain line on stderr every tenth of an epoch, so a long run in the background can be followed.
+     */
     static final class EpochBar {
         private final boolean on;
         private ProgressBar pb;
+        private int epoch;
+        private int epochs;
+        private int steps;
+        private int lastTenth;
 
         EpochBar(boolean on) {
             this.on = on;
         }
 
         void start(int epoch, int epochs, int steps) {
+            this.epoch = epoch;
+            this.epochs = epochs;
+            this.steps = steps;
+            this.lastTenth = 0;
             if (on) {
                 pb = new ProgressBarBuilder().setTaskName(String.format(Locale.ROOT, "epoch %d/%d", epoch, epochs))
                         .setInitialMax(steps).setUpdateIntervalMillis(500)
@@ -567,6 +578,13 @@ public final class TrainCommand implements Callable<Integer> {
             if (pb != null) {
                 pb.stepTo(step);
                 pb.setExtraMessage(message);
+                return;
+            }
+            int tenth = steps >= 10 ? step * 10 / steps : 0;
+            if (tenth > lastTenth && step < steps) {
+                lastTenth = tenth;
+                System.err.printf(Locale.ROOT, "epoch %d/%d: step %d/%d, %s%n", epoch, epochs, step, steps, message);
+                System.err.flush();
             }
         }
 
