@@ -231,7 +231,8 @@ public final class TrainCommand implements Callable<Integer> {
                         + "of a run with -o " + output + ")");
             }
             state = TrainState.read(files.state());
-            savedData = (ObjectNode) state.info().path("data_options");
+            savedData = state.info().path("data_options").isObject() ? (ObjectNode) state.info().path("data_options")
+                    : null;
         }
         // data options: given > saved run > defaults
         String dataName = data != null ? data : savedData != null && savedData.has("data")
