@@ -240,7 +240,8 @@ public final class TrainCommand implements Callable<Integer> {
         if (dataName == null) {
             throw new VitrimException("--data is required (e.g. --data mnist; allowed: " + Datasets.USAGE + ")");
         }
-        String valName = val != null ? val : savedData != null ? savedData.path("val").asText(null) : null;
+        String valName = val != null ? val : savedData != null ? savedData.path("val").asText(null)
+                : state != null ? state.info().path("val_data").asText(null) : null;
         boolean scenes1 = dataName.strip().toLowerCase(Locale.ROOT).startsWith("scenes-1");
         if (scenes1 && valName == null) {
             valName = "scenes-1:val"; // generated scenes have their own validation split

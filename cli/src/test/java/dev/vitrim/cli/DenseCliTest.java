@@ -174,6 +174,22 @@ class DenseCliTest {
     }
 
     @Test
+    void denseTrainingOnACocoFolderStopsAfterAnEpochAndResumes() throws Exception {
+        Path out = dir.resolve("trained/dense.safetensors");
+        CliTest.Run first = CliTest.run("train", "--data", "coco:" + coco, "--val", "coco:" + coco, "--config",
+                "width=16,depth=1,heads=2,patch=4,image=32", "--epochs", "2", "--stop-after", "1", "--batch", "4",
+                "--eval-batch", "4", "-o", out.toString());
+        assertThat(first.status()).as(first.err()).isZero();
+        assertThat(Files.readAllLines(dir.resolve("trained/dense.log.jsonl"))).hasSize(1);
+        CliTest.Run second = CliTest.run("train", "--resume", "-o", out.toString());
+        assertThat(second.status()).as(second.err()).isZero();
+        assertThat(second.out()).contains("resuming after epoch 1 of 2");
+        assertThat(Files.readAllLines(dir.resolve("trained/dense.log.jsonl"))).hasSize(2);
+        CliTest.Run info = CliTest.run("info", "--model", out.toString());
+        assertThat(info.out()).contains("dense heads", "square", "disc");
+    }
+
+    @Test
     void segmentNeedsADenseModel() {
         CliTest.assertBadInput(CliTest.run("segment", "--model", CliTest.VIT.toString(), "x.png"),
                 "not a dense model");

@@ -224,6 +224,7 @@ public final class DenseTrainer {
                 info.put("data", job.dataName());
                 info.put("train_images", n);
                 info.put("val_images", val.images());
+                info.put("val_data", job.val().name());
                 info.set("arch", ModelFiles.configToJson(vit.config()));
                 info.set("train", cfg.toJson());
                 info.put("task", "dense");
