@@ -43,7 +43,7 @@ class DenseCliTest {
     static void setUp() throws Exception {
         PreprocessConfig pre = new PreprocessConfig(S, 1.0, PreprocessConfig.IMAGENET_MEAN, PreprocessConfig.IMAGENET_STD,
                 Interpolation.BILINEAR);
-        VitConfig arch = ArchSpec.toConfig("width=32,depth=2,heads=2,patch=4", S, 0, List.of(), s -> pre);
+        VitConfig arch = ArchSpec.toConfig("width=32,depth=3,heads=2,patch=4", S, 0, List.of(), s -> pre);
         model = dir.resolve("dense.safetensors");
         dev.vitrim.engine.Torch.engine();
         try (DenseModel m = DenseModel.fresh(VisionTransformer.random(arch, 1), CLASSES, 1)) {
@@ -187,6 +187,17 @@ class DenseCliTest {
         assertThat(Files.readAllLines(dir.resolve("trained/dense.log.jsonl"))).hasSize(2);
         CliTest.Run info = CliTest.run("info", "--model", out.toString());
         assertThat(info.out()).contains("dense heads", "square", "disc");
+    }
+
+    @Test
+    void reducersRunOnDenseModelsAndOnesThatDropPatchesForGoodAreRefusedClearly() {
+        String img = coco.resolve("images/img0.png").toString();
+        for (String spec : List.of("tome:r=4", "random:R=4,llf=true,seed=1")) {
+            CliTest.Run r = CliTest.run("segment", "--model", model.toString(), "--reduce", spec, img);
+            assertThat(r.status()).as(spec + ": " + r.err()).isZero();
+        }
+        CliTest.assertBadInput(CliTest.run("segment", "--model", model.toString(), "--reduce",
+                "random:keep=0.5,at=0", img), "random:keep=0.5,at=0", "llf=true");
     }
 
     @Test

@@ -198,7 +198,15 @@ public final class DenseModel implements AutoCloseable {
         int gh = (int) (images.getShape().get(2) / p);
         int gw = (int) (images.getShape().get(3) / p);
         Tokens t = vit.forwardTokens(images, reducer, null, reducer.merges());
-        NDArray grid = vit.finalNorm(t.patchGrid(gh * gw)); // [B, N, D]
+        NDArray patches;
+        try {
+            patches = t.patchGrid(gh * gw);
+        } catch (IllegalStateException e) {
+            throw new VitrimException("reducer '" + reducer.spec() + "' drops patches for good, but dense outputs need "
+                    + "every patch: use a schedule with Last Layer Fusion (llf=true, e.g. cropr:R=8,llf=true or "
+                    + "random:R=8,llf=true), or tome (merged tokens are copied back to their patches)");
+        }
+        NDArray grid = vit.finalNorm(patches); // [B, N, D]
         NDArray out = grid.getNDArrayInternal().linear(grid, weight, bias).singletonOrThrow(); // [B, N, C]
         return out.transpose(0, 2, 1).reshape(b, channels(), gh, gw);
     }
