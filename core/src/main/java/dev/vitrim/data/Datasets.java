@@ -170,8 +170,9 @@ public final class Datasets {
             }
             case "scenes":
                 throw new VitrimException("data set '" + spec + "' has one to four items per image (masks and boxes, "
-                        + "for dense tasks), not one label; use scenes-1:" + spec.split() + " for classification, or "
-                        + "'vitrim data export " + spec + " DIR' to write its images, label maps and COCO annotations");
+                        + "for dense tasks), not one label; use scenes-1:" + spec.split() + " for classification, "
+                        + "--task segment|detect|instances with a dense model, or 'vitrim data export " + spec
+                        + " DIR'");
             default: {
                 ImageFolder.Listing l = ImageFolder.list(spec.folder());
                 int[] all = new int[l.files().size()];

@@ -24,8 +24,9 @@ import java.util.Map;
 /**
  * A ViT with dense heads: semantic segmentation, CenterNet detection and Panoptic-DeepLab-style instance grouping,
  * all from one linear layer per patch token (Segmenter's linear decoder) on the final tokens put back on the
- * original patch grid. The backbone runs through the same token state as the reducers ({@link Tokens#patchGrid}), so
- * any reducer works on a dense model.
+ * original patch grid. The backbone runs through the same token state as the reducers ({@link Tokens#patchGrid}):
+ * a reducer that keeps every patch somewhere (ToMe, whose merged tokens are copied back to their patches, and pruning
+ * with Last Layer Fusion) runs on a dense model; one that drops patches for good is refused with a message naming it.
  *
  * <p>The decoder ({@code decoder.weight} [C, D], {@code decoder.bias} [C]) gives, per token, {@link #channels()}
  * values laid out as {@link Layout}: {@code 1 + classes} segmentation logits (0 = background), {@code classes}
