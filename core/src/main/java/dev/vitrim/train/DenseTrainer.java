@@ -308,8 +308,7 @@ public final class DenseTrainer {
     private static void initFrom(DenseModel model, Path init) {
         VitConfig arch = model.config();
         try (Checkpoint ck = Checkpoint.open(init, arch.heads()); VisionTransformer from = VisionTransformer.load(ck)) {
-            if (!from.config().networkShape().replaceAll(", classes \\d+", "")
-                    .equals(arch.networkShape().replaceAll(", classes \\d+", ""))) {
+            if (!from.config().withClasses(0, List.of()).networkShape().equals(arch.networkShape())) {
                 throw new VitrimException("init " + init + ": its backbone (" + from.config().networkShape()
                         + ") is not the one being trained (" + arch.networkShape() + ")");
             }

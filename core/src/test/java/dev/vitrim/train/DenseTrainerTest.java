@@ -118,6 +118,29 @@ class DenseTrainerTest {
                 .isEqualTo(Files.readAllBytes(dir.resolve("a.last.safetensors")));
     }
 
+    @Test
+    void startsFromTheBackboneAndMatchingDecoderOfAnotherModel(@TempDir Path dir) throws Exception {
+        Path a = dir.resolve("a.safetensors");
+        DenseTrainer.run(job(a, 1, false, 0), null);
+        // one epoch at a vanishing learning rate from a: every weight, decoder included, stays a's
+        TrainConfig still = new TrainConfig(1, 16, 1e-12, 1e-12, 0, 0.0, 0.9, 0.999, 1e-8, 0.0, 1.0, 3, 0, false);
+        Path b = dir.resolve("b.safetensors");
+        DenseTrainer.run(new DenseTrainer.Job(arch(), CLASSES, a, e -> squares(16, 5, "squares:train"),
+                squares(8, 7, "squares:val"), 0, "squares", still, b, false, true, 8, 0), null);
+        try (DenseModel ma = DenseModel.load(a); DenseModel mb = DenseModel.load(b)) {
+            float[] wa = ma.decoderTensors().get(DenseModel.WEIGHT).data();
+            float[] wb = mb.decoderTensors().get(DenseModel.WEIGHT).data();
+            float[] pa = ma.backbone().exportTensors().get("blocks.1.mlp.fc2.weight").data();
+            float[] pb = mb.backbone().exportTensors().get("blocks.1.mlp.fc2.weight").data();
+            for (int i = 0; i < wa.length; i++) {
+                assertThat(wb[i]).isCloseTo(wa[i], org.assertj.core.api.Assertions.offset(1e-6f));
+            }
+            for (int i = 0; i < pa.length; i++) {
+                assertThat(pb[i]).isCloseTo(pa[i], org.assertj.core.api.Assertions.offset(1e-6f));
+            }
+        }
+    }
+
     private static List<JsonNode> readLog(Path p) throws Exception {
         List<JsonNode> out = new ArrayList<>();
         for (String line : Files.readAllLines(p)) {
