@@ -190,14 +190,15 @@ class DenseCliTest {
     }
 
     @Test
-    void reducersRunOnDenseModelsAndOnesThatDropPatchesForGoodAreRefusedClearly() {
+    void everyReducerRunsOnDenseModelsAndAnImpossibleCombinationIsRefusedClearly() {
         String img = coco.resolve("images/img0.png").toString();
-        for (String spec : List.of("tome:r=4", "random:R=4,llf=true,seed=1")) {
+        for (String spec : List.of("tome:r=4", "random:R=4,llf=true,seed=1", "random:keep=0.5,at=0",
+                "attn:start=0,mass=0.8", "evit:at=0/1,llf=true")) {
             CliTest.Run r = CliTest.run("segment", "--model", model.toString(), "--reduce", spec, img);
             assertThat(r.status()).as(spec + ": " + r.err()).isZero();
         }
         CliTest.assertBadInput(CliTest.run("segment", "--model", model.toString(), "--reduce",
-                "random:keep=0.5,at=0", img), "random:keep=0.5,at=0", "llf=true");
+                "attn:start=0,mass=0.8,llf=true", img), "attn:start=0,mass=0.8,llf=true", "mass");
     }
 
     @Test

@@ -24,9 +24,10 @@ import java.util.Map;
 /**
  * A ViT with dense heads: semantic segmentation, CenterNet detection and Panoptic-DeepLab-style instance grouping,
  * all from one linear layer per patch token (Segmenter's linear decoder) on the final tokens put back on the
- * original patch grid. The backbone runs through the same token state as the reducers ({@link Tokens#patchGrid}):
- * a reducer that keeps every patch somewhere (ToMe, whose merged tokens are copied back to their patches, and pruning
- * with Last Layer Fusion) runs on a dense model; one that drops patches for good is refused with a message naming it.
+ * original patch grid. The backbone runs through the same token state as the reducers ({@link Tokens#patchGrid}),
+ * so every reducer runs on a dense model: pruning with Last Layer Fusion ({@code llf=true}) brings every pruned token
+ * back before the last block; pruning without it leaves a pruned patch at the value its token had when it was pruned;
+ * ToMe's merged tokens are copied back to every patch they absorbed.
  *
  * <p>The decoder ({@code decoder.weight} [C, D], {@code decoder.bias} [C]) gives, per token, {@link #channels()}
  * values laid out as {@link Layout}: {@code 1 + classes} segmentation logits (0 = background), {@code classes}
@@ -198,15 +199,8 @@ public final class DenseModel implements AutoCloseable {
         int p = vit.config().patchSize();
         int gh = (int) (images.getShape().get(2) / p);
         int gw = (int) (images.getShape().get(3) / p);
-        Tokens t = vit.forwardTokens(images, reducer, null, reducer.merges());
-        NDArray patches;
-        try {
-            patches = t.patchGrid(gh * gw);
-        } catch (IllegalStateException e) {
-            throw new VitrimException("reducer '" + reducer.spec() + "' drops patches for good, but dense outputs need "
-                    + "every patch: use a schedule with Last Layer Fusion (llf=true, e.g. cropr:R=8,llf=true or "
-                    + "random:R=8,llf=true), or tome (merged tokens are copied back to their patches)");
-        }
+        Tokens t = vit.forwardTokens(images, reducer, null, reducer.merges(), true);
+        NDArray patches = t.patchGrid(gh * gw);
         NDArray grid = vit.finalNorm(patches); // [B, N, D]
         NDArray out = grid.getNDArrayInternal().linear(grid, weight, bias).singletonOrThrow(); // [B, N, C]
         return out.transpose(0, 2, 1).reshape(b, channels(), gh, gw);

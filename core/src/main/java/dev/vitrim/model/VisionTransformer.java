@@ -370,7 +370,7 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
     }
 
     private NDArray forwardWhole(NDArray images, boolean inPlace, TokenReducer reducer, Trace trace, int first) {
-        return head(run(images, inPlace, reducer, trace, first, trace != null && trace.withSource()));
+        return head(run(images, inPlace, reducer, trace, first, trace != null && trace.withSource(), false));
     }
 
     /**
@@ -380,17 +380,31 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
      * {@code trackSources} merged tokens can go back too. Results belong to the input's manager.
      */
     public Tokens forwardTokens(NDArray images, TokenReducer reducer, Trace trace, boolean trackSources) {
+        return forwardTokens(images, reducer, trace, trackSources, false);
+    }
+
+    /**
+     * As {@link #forwardTokens(NDArray, TokenReducer, Trace, boolean)}; with {@code keepPruned} every token the
+     * reducer prunes for good is kept at its last value for the grid ({@link Tokens#keepsPruned}), so every reducer
+     * gives a complete {@link Tokens#patchGrid}.
+     */
+    public Tokens forwardTokens(NDArray images, TokenReducer reducer, Trace trace, boolean trackSources,
+                                boolean keepPruned) {
         checkInput(images.getShape().getShape(), "input");
         if (trace != null) {
             trace.startBatch();
         }
         boolean inference = !ai.djl.pytorch.jni.JniUtils.isGradMode();
-        return run(images, inference, reducer, trace, 0, trackSources || (trace != null && trace.withSource()));
+        return run(images, inference, reducer, trace, 0, trackSources || (trace != null && trace.withSource()),
+                keepPruned);
     }
 
     private Tokens run(NDArray images, boolean inPlace, TokenReducer reducer, Trace trace, int first,
-                       boolean trackSources) {
+                       boolean trackSources, boolean keepPruned) {
         Tokens t = Tokens.initial(embed(images), cfg.prefixTokens(), trackSources);
+        if (keepPruned) {
+            t = t.keepingPruned();
+        }
         TokenReducer.Pass pass = reducer.begin(this, t);
         for (int i = 0; i < blocks.length; i++) {
             if (i == blocks.length - 1) {

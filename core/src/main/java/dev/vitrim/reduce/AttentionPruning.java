@@ -14,10 +14,12 @@ import java.util.Set;
  * After each block from {@code start} on, keep a fraction of the patches entering that step that falls
  * linearly from {@code keep0} to {@code keep1} between the start block and the last block, never below the
  * floor; with {@code mass}, each image keeps the fewest patches whose importance sums to the mass (clamped
- * between the floor and the schedule), so counts differ per image. Prefix tokens are never pruned.
+ * between the floor and the schedule), so counts differ per image. Prefix tokens are never pruned. With
+ * {@code llf} (Last Layer Fusion, generalised from Token Cropr) the pruned patches are set aside and rejoin the
+ * kept ones before the last block.
  */
 public final class AttentionPruning implements TokenReducer {
-    static final Set<String> KEYS = Set.of("keep", "start", "min", "avg", "mass");
+    static final Set<String> KEYS = Set.of("keep", "start", "min", "avg", "mass", "llf");
 
     final double keep0;
     final double keep1;
@@ -25,6 +27,7 @@ public final class AttentionPruning implements TokenReducer {
     final double min;
     final int avg;
     final double mass; // NaN: off
+    final boolean llf;
 
     /** The spec as the user wrote it, for error messages. */
     final String given;
@@ -38,6 +41,10 @@ public final class AttentionPruning implements TokenReducer {
         min = p.dbl("min", 0.2);
         avg = p.integer("avg", 3);
         mass = p.has("mass") ? p.fraction("mass", 0.9) : Double.NaN;
+        llf = p.bool("llf", false);
+        if (llf && !Double.isNaN(mass)) {
+            throw p.error("llf=true needs the same token count in every image; it cannot be combined with mass");
+        }
         if (start < 0) {
             throw p.error("start=" + start + " must be a block index >= 0");
         }
@@ -55,7 +62,7 @@ public final class AttentionPruning implements TokenReducer {
     @Override
     public String spec() {
         return String.format(Locale.ROOT, "attn:keep=%s..%s,start=%d,min=%s,avg=%d%s", num(keep0), num(keep1), start,
-                num(min), avg, Double.isNaN(mass) ? "" : ",mass=" + num(mass));
+                num(min), avg, Double.isNaN(mass) ? "" : ",mass=" + num(mass)) + (llf ? ",llf=true" : "");
     }
 
     static String num(double v) {
@@ -101,7 +108,17 @@ public final class AttentionPruning implements TokenReducer {
         if (!prunesAfter(block, c.depth())) {
             return n;
         }
-        return c.prefixTokens() + scheduleCount(block, c.depth(), n - c.prefixTokens(), c.numPatches());
+        int m = n - c.prefixTokens();
+        int k = scheduleCount(block, c.depth(), m, c.numPatches());
+        if (llf) {
+            stash[0] += m - k;
+        }
+        return c.prefixTokens() + k;
+    }
+
+    @Override
+    public int countBeforeLastBlock(VitConfig c, int n, int[] stash) {
+        return llf ? n + stash[0] : n;
     }
 
     @Override
@@ -265,10 +282,10 @@ public final class AttentionPruning implements TokenReducer {
             history.clear();
             history.addAll(kept);
             historyPatches = kmax;
-            Tokens out = t.keepPatches(idx, kmax);
             if (!ragged) {
-                return out;
+                return llf ? t.keepPatchesStashingRest(idx, kmax) : t.keepPatches(idx, kmax);
             }
+            Tokens out = t.keepPatches(idx, kmax);
             float[] mask = new float[b * (t.prefix + kmax)];
             for (int i = 0; i < b; i++) {
                 for (int j = t.prefix + keep[i]; j < t.prefix + kmax; j++) {
@@ -280,7 +297,27 @@ public final class AttentionPruning implements TokenReducer {
                 counts[i] = t.prefix + keep[i];
             }
             NDArray maskArr = t.x.getManager().create(mask, new Shape(b, 1, 1, t.prefix + kmax));
-            return out.withMask(maskArr, counts);
+            Tokens masked = out.withMask(maskArr, counts);
+            if (!t.keepsPruned) {
+                return masked;
+            }
+            long[][] gone = new long[b][]; // rows kept for the batch's width but masked out of image i: pruned there
+            for (int i = 0; i < b; i++) {
+                long[] g = new long[kmax - keep[i]];
+                int c = 0;
+                for (int j = keep[i]; j < kmax; j++) {
+                    if (idx[i * kmax + j] < entering[i]) {
+                        g[c++] = j;
+                    }
+                }
+                gone[i] = java.util.Arrays.copyOf(g, c);
+            }
+            return masked.stashingForGrid(gone);
+        }
+
+        @Override
+        public Tokens beforeLastBlock(Tokens t) {
+            return llf ? t.rejoinStash() : t;
         }
     }
 

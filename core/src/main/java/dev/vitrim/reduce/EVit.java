@@ -13,14 +13,16 @@ import java.util.stream.Collectors;
 /**
  * EViT (Liang et al., ICLR 2022): in the listed blocks, between attention and MLP, keep the
  * ceil(keep·M) patches the CLS token attends to most (attention averaged over heads); with fusion the dropped
- * ones become one extra token Σ score·x (weights not renormalised), appended at the end.
+ * ones become one extra token Σ score·x (weights not renormalised), appended at the end. With {@code llf} (Last
+ * Layer Fusion, generalised from Token Cropr) the dropped patches are also set aside and rejoin before the last block.
  */
 public final class EVit implements TokenReducer {
-    static final Set<String> KEYS = Set.of("keep", "at", "fuse");
+    static final Set<String> KEYS = Set.of("keep", "at", "fuse", "llf");
 
     final double keep;
     final int[] at; // null: a quarter, half and three quarters of the depth (3/6/9 for 12 blocks)
     final boolean fuse;
+    final boolean llf;
 
     /** The spec as the user wrote it, for error messages. */
     final String given;
@@ -30,6 +32,7 @@ public final class EVit implements TokenReducer {
         keep = p.fraction("keep", 0.7);
         at = p.ints("at", null);
         fuse = p.bool("fuse", true);
+        llf = p.bool("llf", false);
     }
 
     static int[] defaultAt(int depth) {
@@ -44,7 +47,7 @@ public final class EVit implements TokenReducer {
     public String spec() {
         return String.format(Locale.ROOT, "evit:keep=%s,at=%s,fuse=%s", keep,
                 at == null ? "default" : Arrays.stream(at).mapToObj(Integer::toString).collect(Collectors.joining("/")),
-                fuse);
+                fuse) + (llf ? ",llf=true" : "");
     }
 
     @Override
@@ -73,6 +76,23 @@ public final class EVit implements TokenReducer {
     @Override
     public int countAfterAttention(VitConfig c, int block, int n) {
         return prunesAt(c, block) ? c.prefixTokens() + left(n - c.prefixTokens()) + (fuse ? 1 : 0) : n;
+    }
+
+    @Override
+    public int countBeforeLastBlock(VitConfig c, int n, int[] stash) {
+        if (!llf) {
+            return n;
+        }
+        int tokens = c.prefixTokens() + c.numPatches();
+        int set = 0;
+        for (int block = 0; block < c.depth() - 1; block++) {
+            int after = countAfterAttention(c, block, tokens);
+            if (after != tokens) {
+                set += tokens - c.prefixTokens() - left(tokens - c.prefixTokens());
+            }
+            tokens = after;
+        }
+        return n + set;
     }
 
     @Override
@@ -107,7 +127,7 @@ public final class EVit implements TokenReducer {
                     System.arraycopy(row, i * n + t.prefix, cls, i * m, m);
                 }
                 long[] idx = AttentionPruning.topK(cls, b, m, k);
-                Tokens kept = t.keepPatches(idx, k);
+                Tokens kept = llf ? t.keepPatchesStashingRest(idx, k) : t.keepPatches(idx, k);
                 if (!fuse) {
                     return kept;
                 }
@@ -146,7 +166,12 @@ public final class EVit implements TokenReducer {
                     NDArray drop = t.x.getManager().create(d, new Shape(b, 1, m));
                     source = kept.source.concat(drop.matMul(t.source.get(new NDIndex(":, {}:, :", t.prefix))), 1);
                 }
-                return new Tokens(x, sizes, pos, t.prefix, t.stash, null, null, source);
+                return new Tokens(x, sizes, pos, t.prefix, kept.stash, null, null, source, t.keepsPruned);
+            }
+
+            @Override
+            public Tokens beforeLastBlock(Tokens t) {
+                return llf ? t.rejoinStash() : t;
             }
         };
     }

@@ -19,13 +19,15 @@ public final class Reducers {
     /** Every method with an example spec, for help texts. */
     public static final String HELP =
             "  none%n"
-            + "  attn:keep=0.8..0.4,start=3,min=0.2,avg=3[,mass=0.9]   (seed 000: CLS attention)%n"
-            + "  evit:keep=0.7,at=3/6/9,fuse=true%n"
+            + "  attn:keep=0.8..0.4,start=3,min=0.2,avg=3[,mass=0.9 | ,llf=true]   (seed 000: CLS attention)%n"
+            + "  evit:keep=0.7,at=3/6/9,fuse=true[,llf=true]%n"
             + "  tome:r=13,prop=true  |  tome:r=20/18/...  |  tome:r=16,schedule=decreasing%n"
             + "  cropr:R=8,llf=true[,multiple=8][,invert=true]   (learned queries)%n"
             + "  cropr   (the schedule the checkpoint was trained with)%n"
             + "  random:keep=0.7,at=3/6/9,seed=0  |  random:R=8,llf=true,seed=0%n"
-            + "  A+B applies several in order. Block indices are 0-based; lists use '/'.";
+            + "  A+B applies several in order. Block indices are 0-based; lists use '/'.%n"
+            + "  llf=true (Last Layer Fusion): pruned tokens rejoin before the last block. On dense models a pruned%n"
+            + "  patch without it keeps its token's value from when it was pruned.";
 
     private Reducers() {}
 

@@ -69,6 +69,6 @@ public final class RowMerge {
             java.util.Arrays.fill(ones, 1.0);
             source = ReduceKernels.merge(t.source, index, ones, out, r);
         }
-        return new Tokens(x, sizes, positions, t.prefix, t.stash, null, null, source);
+        return new Tokens(x, sizes, positions, t.prefix, t.stash, null, null, source, t.keepsPruned);
     }
 }

@@ -17,6 +17,11 @@ import java.util.List;
  * keep different numbers of tokens — padded tokens are masked out of every attention, so each image computes
  * exactly what it would alone; and, only when explaining, {@code source} [B,N,N0]: which original tokens each
  * token holds (merged like the sizes). The arrays are never written after construction.
+ *
+ * <p>With {@code keepsPruned} (dense outputs) every token a reducer prunes without stashing it itself goes to the
+ * stash anyway, as it is at that moment, so {@link #patchGrid} finds a value for every patch: a pruned token's output
+ * is its last value before it was pruned. Those stash entries are for the grid only: Last Layer Fusion
+ * ({@link #rejoinStash}) brings back what a reducer stashed itself, and the grid-only entries stay.
  */
 public final class Tokens {
     public final NDArray x;
@@ -28,9 +33,19 @@ public final class Tokens {
     /** Real (unpadded) token count per image when {@link #keyMask} is set; null otherwise. */
     public final int[] counts;
     public final NDArray source;
+    /** Whether pruned tokens are kept for the output grid (dense models) even when the reducer drops them. */
+    public final boolean keepsPruned;
 
-    /** Pruned tokens set aside, in the state they were in when pruned ({@code sizes}, {@code positions} [B·k]). */
-    public record Stashed(NDArray x, float[] sizes, long[] positions, NDArray source) {
+    /**
+     * Pruned tokens set aside, in the state they were in when pruned ({@code sizes}, {@code positions} [B·k]).
+     * {@code gridOnly}: stashed for the output grid only ({@code keepsPruned}), not for Last Layer Fusion; its rows
+     * may include filler rows at position -1 where images of a batch pruned different numbers of tokens.
+     */
+    public record Stashed(NDArray x, float[] sizes, long[] positions, NDArray source, boolean gridOnly) {
+        public Stashed(NDArray x, float[] sizes, long[] positions, NDArray source) {
+            this(x, sizes, positions, source, false);
+        }
+
         int count() {
             return (int) x.getShape().get(1);
         }
@@ -38,6 +53,11 @@ public final class Tokens {
 
     public Tokens(NDArray x, float[] sizes, long[] positions, int prefix, List<Stashed> stash, NDArray keyMask,
                   int[] counts, NDArray source) {
+        this(x, sizes, positions, prefix, stash, keyMask, counts, source, false);
+    }
+
+    public Tokens(NDArray x, float[] sizes, long[] positions, int prefix, List<Stashed> stash, NDArray keyMask,
+                  int[] counts, NDArray source, boolean keepsPruned) {
         long want = x.getShape().get(0) * x.getShape().get(1);
         if (positions.length != want || (sizes != null && sizes.length != want)) {
             throw new IllegalArgumentException("tokens " + x.getShape() + " with " + positions.length + " positions"
@@ -51,6 +71,7 @@ public final class Tokens {
         this.keyMask = keyMask;
         this.counts = counts;
         this.source = source;
+        this.keepsPruned = keepsPruned;
     }
 
     /** Fresh tokens straight after the embedding: positions 0..N-1 (prefix first). */
@@ -74,6 +95,11 @@ public final class Tokens {
         return new Tokens(x, null, pos, prefix, List.of(), null, null, source);
     }
 
+    /** This state with pruned tokens kept for the output grid from now on (see {@link #keepsPruned}). */
+    public Tokens keepingPruned() {
+        return keepsPruned ? this : new Tokens(x, sizes, positions, prefix, stash, keyMask, counts, source, true);
+    }
+
     public int batch() {
         return (int) x.getShape().get(0);
     }
@@ -93,7 +119,7 @@ public final class Tokens {
     }
 
     public Tokens withX(NDArray nx) {
-        return new Tokens(nx, sizes, positions, prefix, stash, keyMask, counts, source);
+        return new Tokens(nx, sizes, positions, prefix, stash, keyMask, counts, source, keepsPruned);
     }
 
     /** The size of token {@code row} (of all tokens, row-major per image): 1 while no sizes are kept. */
@@ -153,8 +179,103 @@ public final class Tokens {
                 rows[i * w + prefix + j] = (long) i * n + prefix + patchIdx[i * k + j];
             }
         }
-        return new Tokens(rowsOf(x, rows, w), pick(sizes, rows), pick(positions, rows), prefix, stash, null, null,
-                rowsOf(source, rows, w));
+        List<Stashed> s = stash;
+        if (keepsPruned) {
+            s = withDropped(patchIdx, k);
+        }
+        return new Tokens(rowsOf(x, rows, w), pick(sizes, rows), pick(positions, rows), prefix, s, null, null,
+                rowsOf(source, rows, w), keepsPruned);
+    }
+
+    /**
+     * The stash plus, as a grid-only entry, the real non-prefix tokens of each image that {@code patchIdx} (k per
+     * image) does not keep; the stash alone when that is none.
+     */
+    private List<Stashed> withDropped(long[] patchIdx, int k) {
+        int b = batch();
+        int m = patches();
+        long[][] gone = new long[b][];
+        for (int i = 0; i < b; i++) {
+            int real = counts == null ? m : counts[i] - prefix;
+            boolean[] kept = new boolean[m];
+            for (int j = 0; j < k; j++) {
+                kept[(int) patchIdx[i * k + j]] = true;
+            }
+            long[] g = new long[real];
+            int c = 0;
+            for (int j = 0; j < real; j++) {
+                if (!kept[j]) {
+                    g[c++] = j;
+                }
+            }
+            gone[i] = java.util.Arrays.copyOf(g, c);
+        }
+        return stashGridOnly(gone);
+    }
+
+    /**
+     * This state with, per image i, the non-prefix tokens {@code gone[i]} (indices among the non-prefix tokens)
+     * added to the stash as a grid-only entry (images with fewer get filler rows at position -1); unchanged unless
+     * {@link #keepsPruned}. For reducers that stop attending to tokens without removing their rows (per-image
+     * counts): the masked rows are pruned for the grid from that moment.
+     */
+    public Tokens stashingForGrid(long[][] gone) {
+        if (!keepsPruned) {
+            return this;
+        }
+        return new Tokens(x, sizes, positions, prefix, stashGridOnly(gone), keyMask, counts, source, true);
+    }
+
+    private List<Stashed> stashGridOnly(long[][] gone) {
+        int b = batch();
+        int n = count();
+        int k = 0;
+        for (long[] g : gone) {
+            k = Math.max(k, g.length);
+        }
+        if (k == 0) {
+            return stash;
+        }
+        long[] rows = new long[b * k];
+        long[] pos = new long[b * k];
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j < k; j++) {
+                boolean real = j < gone[i].length;
+                long row = (long) i * n + prefix + (real ? gone[i][j] : 0);
+                rows[i * k + j] = row;
+                pos[i * k + j] = real ? positions[(int) row] : -1;
+            }
+        }
+        List<Stashed> s = new ArrayList<>(stash);
+        s.add(new Stashed(rowsOf(x, rows, k), pick(sizes, rows), pos, rowsOf(source, rows, k), true));
+        return s;
+    }
+
+    /**
+     * Keeps the non-prefix tokens at {@code patchIdx} (k per image, as {@link #keepPatches(long[], int)}) and stashes
+     * every other one for Last Layer Fusion. Every image must keep the same count.
+     */
+    public Tokens keepPatchesStashingRest(long[] patchIdx, int k) {
+        if (counts != null) {
+            throw new IllegalStateException("stashing for Last Layer Fusion needs the same token count in every image");
+        }
+        int b = batch();
+        int m = patches();
+        int p = m - k;
+        long[] gone = new long[b * p];
+        for (int i = 0; i < b; i++) {
+            boolean[] kept = new boolean[m];
+            for (int j = 0; j < k; j++) {
+                kept[(int) patchIdx[i * k + j]] = true;
+            }
+            int c = 0;
+            for (int j = 0; j < m; j++) {
+                if (!kept[j]) {
+                    gone[i * p + c++] = j;
+                }
+            }
+        }
+        return stashing(gone, p, keepPatches(patchIdx, k));
     }
 
     /**
@@ -172,20 +293,32 @@ public final class Tokens {
         }
         List<Stashed> s = new ArrayList<>(stash);
         s.add(new Stashed(rowsOf(x, rows, k), pick(sizes, rows), pick(positions, rows), rowsOf(source, rows, k)));
-        return new Tokens(kept.x, kept.sizes, kept.positions, prefix, s, kept.keyMask, kept.counts, kept.source);
+        return new Tokens(kept.x, kept.sizes, kept.positions, prefix, s, kept.keyMask, kept.counts, kept.source,
+                keepsPruned);
     }
 
-    /** Last Layer Fusion: the stash joins the kept tokens again (after them, per image), and the stash empties. */
+    /**
+     * Last Layer Fusion: the stash joins the kept tokens again (after them, per image), and the stash empties.
+     * Grid-only entries ({@link Stashed#gridOnly}) stay in the stash and do not join.
+     */
     public Tokens rejoinStash() {
-        if (stash.isEmpty()) {
+        List<Stashed> gridOnly = new ArrayList<>();
+        List<Stashed> joining = new ArrayList<>();
+        for (Stashed s : stash) {
+            (s.gridOnly() ? gridOnly : joining).add(s);
+        }
+        if (joining.isEmpty()) {
             return this;
+        }
+        if (counts != null) {
+            throw new IllegalStateException("Last Layer Fusion with per-image token counts is not supported");
         }
         int b = batch();
         NDList xs = new NDList(x);
         NDList src = new NDList(source);
         int total = count();
         boolean anySizes = sizes != null;
-        for (Stashed s : stash) {
+        for (Stashed s : joining) {
             xs.add(s.x());
             src.add(s.source());
             total += s.count();
@@ -196,11 +329,12 @@ public final class Tokens {
         for (int i = 0; i < b; i++) {
             int at = i * total;
             at = append(positions, sizes, i, count(), pos, sz, at);
-            for (Stashed s : stash) {
+            for (Stashed s : joining) {
                 at = append(s.positions(), s.sizes(), i, s.count(), pos, sz, at);
             }
         }
-        return new Tokens(concat(xs), sz, pos, prefix, List.of(), null, null, source == null ? null : concat(src));
+        return new Tokens(concat(xs), sz, pos, prefix, gridOnly, null, null, source == null ? null : concat(src),
+                keepsPruned);
     }
 
     /** Copies image {@code i}'s {@code n} positions and sizes (ones when null) to {@code at}; returns the end. */
@@ -297,7 +431,7 @@ public final class Tokens {
     }
 
     public Tokens withMask(NDArray mask, int[] perImage) {
-        return new Tokens(x, sizes, positions, prefix, stash, mask, perImage, source);
+        return new Tokens(x, sizes, positions, prefix, stash, mask, perImage, source, keepsPruned);
     }
 
     static NDArray concat(NDList parts) {
