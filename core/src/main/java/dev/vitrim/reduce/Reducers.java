@@ -29,6 +29,46 @@ public final class Reducers {
 
     private Reducers() {}
 
+    /**
+     * Attention-guided pruning, typed: {@code Reducers.attn().keep(0.8, 0.4).start(3).build()} is
+     * {@code attn:keep=0.8..0.4,start=3}. Unset parameters keep their defaults (keep 0.8..0.4, start 3, min 0.2,
+     * avg 3, no mass).
+     */
+    public static ReducerBuilder.Attn attn() {
+        return new ReducerBuilder.Attn();
+    }
+
+    /** EViT, typed: {@code Reducers.evit().keep(0.7).at(3, 6, 9)} is {@code evit:keep=0.7,at=3/6/9}. */
+    public static ReducerBuilder.EVit evit() {
+        return new ReducerBuilder.EVit();
+    }
+
+    /** ToMe with its defaults (r 13, proportional attention). */
+    public static ReducerBuilder.ToMe tome() {
+        return new ReducerBuilder.ToMe();
+    }
+
+    /** ToMe merging {@code r} tokens in every block: {@code Reducers.tome(13)} is {@code tome:r=13}. */
+    public static ReducerBuilder.ToMe tome(int r) {
+        return new ReducerBuilder.ToMe().r(r);
+    }
+
+    /**
+     * Token Cropr, typed: {@code Reducers.cropr().r(8).llf(true)} is {@code cropr:R=8,llf=true}; with nothing set and
+     * built for a model ({@link ReducerBuilder#build(ModelView)}), the schedule the model was trained with.
+     */
+    public static ReducerBuilder.Cropr cropr() {
+        return new ReducerBuilder.Cropr();
+    }
+
+    /**
+     * Random pruning, typed: {@code Reducers.random().keep(0.7).seed(1)} is {@code random:keep=0.7,seed=1} (EViT's
+     * schedule); {@code Reducers.random().r(8).llf(true)} is Cropr's.
+     */
+    public static ReducerBuilder.Random random() {
+        return new ReducerBuilder.Random();
+    }
+
     /** Parses a spec; {@code none} (or an empty spec) gives {@link #NONE}. */
     public static TokenReducer parse(String spec) {
         return parse(spec, (String) null);
