@@ -42,6 +42,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Closing the model returned by {@link Vitrim#load} releases the weights of it and of every copy; closing a copy
  * does nothing. Any use after the weights were released throws {@link IllegalStateException}. Images that cannot be
  * read throw {@link VitrimException} naming the input; the batch methods give an error entry for them instead.
+ *
+ * <p>Several threads may classify with one model (and its copies) at once; each call runs its own forward.
  */
 public final class VitrimModel implements AutoCloseable {
     /** The weights and what was read with them: shared by a model and its configured copies. */

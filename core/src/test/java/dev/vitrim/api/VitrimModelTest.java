@@ -146,6 +146,27 @@ class VitrimModelTest {
     }
 
     @Test
+    void threadsCanShareOneModel() throws Exception {
+        VitrimModel tome = vit.reduce("tome:r=10");
+        float[] dog = tome.classify(DOG).logits();
+        float[] png = tome.classify(PNG).logits();
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+        try {
+            List<java.util.concurrent.Future<Boolean>> jobs = new java.util.ArrayList<>();
+            for (int i = 0; i < 24; i++) {
+                boolean isDog = i % 2 == 0;
+                jobs.add(pool.submit(() -> java.util.Arrays.equals(tome.classify(isDog ? DOG : PNG).logits(),
+                        isDog ? dog : png)));
+            }
+            for (java.util.concurrent.Future<Boolean> j : jobs) {
+                assertThat(j.get()).isTrue();
+            }
+        } finally {
+            pool.shutdown();
+        }
+    }
+
+    @Test
     void aClosedModelAndItsCopiesRefuseWork() {
         VitrimModel m = Vitrim.load(Golden.path("vit224"));
         VitrimModel copy = m.reduce("tome:r=4");
