@@ -219,7 +219,9 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
 
     /**
      * A randomly initialised model (timm-like init: truncated-normal-ish std 0.02, LayerNorm 1/0) with random
-     * Cropr queries after every block but the last: for cost counting and timing, not for predictions.
+     * Cropr queries after every block but the last: for cost counting, timing and as the start of training, not for
+     * predictions. The values are drawn from the engine's generator after seeding it with {@code seed}, which
+     * reseeds it for the whole process (draws made elsewhere afterwards follow from this seed too).
      */
     public static VisionTransformer random(VitConfig c, long seed) {
         NDManager m = Torch.newManager();

@@ -167,6 +167,45 @@ class VitrimModelTest {
     }
 
     @Test
+    void theSystemPropertiesAreOnlyDefaults() {
+        String k = System.getProperty("vitrim.kernels");
+        String l = System.getProperty("vitrim.linear");
+        String mb = System.getProperty("vitrim.microBatch");
+        try {
+            System.setProperty("vitrim.kernels", "eager");
+            System.setProperty("vitrim.linear", "aten");
+            System.setProperty("vitrim.microBatch", "4");
+            LoadOptions d = LoadOptions.defaults();
+            assertThat(d.kernels()).isEqualTo(LoadOptions.Kernels.EAGER);
+            assertThat(d.linear()).isEqualTo(LoadOptions.Linear.ATEN);
+            assertThat(d.microBatch()).isEqualTo(4);
+            assertThat(d.withKernels(LoadOptions.Kernels.TORCHSCRIPT).kernels())
+                    .isEqualTo(LoadOptions.Kernels.TORCHSCRIPT);
+            System.setProperty("vitrim.microBatch", "four");
+            assertThatThrownBy(LoadOptions::defaults).isInstanceOf(VitrimException.class)
+                    .hasMessageContaining("vitrim.microBatch=four");
+        } finally {
+            restore("vitrim.kernels", k);
+            restore("vitrim.linear", l);
+            restore("vitrim.microBatch", mb);
+        }
+        System.clearProperty("vitrim.kernels");
+        try {
+            assertThat(LoadOptions.defaults().kernels()).isEqualTo(LoadOptions.Kernels.TORCHSCRIPT);
+        } finally {
+            restore("vitrim.kernels", k);
+        }
+    }
+
+    static void restore(String key, String value) {
+        if (value == null) {
+            System.clearProperty(key);
+        } else {
+            System.setProperty(key, value);
+        }
+    }
+
+    @Test
     void aClosedModelAndItsCopiesRefuseWork() {
         VitrimModel m = Vitrim.load(Golden.path("vit224"));
         VitrimModel copy = m.reduce("tome:r=4");
