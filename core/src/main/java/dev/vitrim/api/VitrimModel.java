@@ -108,7 +108,7 @@ public final class VitrimModel implements AutoCloseable {
         return reduce(Reducers.parse(spec, vit()));
     }
 
-    /** A copy that runs with the reducer a builder describes ({@link Reducers#attn()}, …), checked against this model. */
+    /** A copy that runs with the reducer a builder describes ({@link Reducers#attn()}, …), checked against it. */
     public VitrimModel reduce(ReducerBuilder reducer) {
         return reduce(reducer.build(vit()));
     }

@@ -401,7 +401,8 @@ public final class ImageDecoder {
                 rgb[3 * i + 2] = (byte) p;
             }
         } catch (RuntimeException e) {
-            throw new VitrimException(name + ": not a supported image (" + (fmt == null ? "image" : fmt) + " with colour model " + cs.getType()
+            throw new VitrimException(name + ": not a supported image (" + (fmt == null ? "image" : fmt)
+                    + " with colour model " + cs.getType()
                     + "/" + nc + " components cannot be converted to RGB)", e);
         }
         return new RgbImage(w, h, rgb);

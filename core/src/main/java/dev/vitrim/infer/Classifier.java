@@ -31,7 +31,7 @@ public final class Classifier {
         this.preprocessor = new Preprocessor(preprocess);
         this.size = preprocess.size();
         if (size % model.config().patchSize() != 0) {
-            throw new VitrimException("--size " + size + " is not a multiple of the patch size "
+            throw new VitrimException("preprocess size " + size + " is not a multiple of the patch size "
                     + model.config().patchSize());
         }
     }

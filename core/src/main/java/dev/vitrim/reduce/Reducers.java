@@ -111,7 +111,7 @@ public final class Reducers {
         switch (method) {
             case "none":
                 if (!params.isBlank()) {
-                    throw new VitrimException("--reduce '" + whole + "': none takes no parameters");
+                    throw new VitrimException("reducer '" + whole + "': none takes no parameters");
                 }
                 return NONE;
             case "attn":
@@ -125,7 +125,7 @@ public final class Reducers {
             case "random":
                 return new RandomPruning(new SpecParams(whole, method, params, RandomPruning.KEYS));
             default:
-                throw new VitrimException("--reduce '" + whole + "': unknown method '" + method + "' (allowed: "
+                throw new VitrimException("reducer '" + whole + "': unknown method '" + method + "' (allowed: "
                         + METHODS + ")");
         }
     }
@@ -150,7 +150,7 @@ public final class Reducers {
     /** Merging and fixed-count pruning need every image to hold the same tokens. */
     static void requireUniform(Tokens t, String method) {
         if (t.keyMask != null) {
-            throw new VitrimException("--reduce: " + method + " cannot follow a reducer that keeps a different number "
+            throw new VitrimException("reducer: " + method + " cannot follow a reducer that keeps a different number "
                     + "of tokens per image (attn with mass); put it first or drop mass");
         }
     }
@@ -264,7 +264,7 @@ public final class Reducers {
                     for (Pass p : passes) {
                         if (cur != t && (p.needsClsAttention(block) || p.needsMeanKeys(block)
                                 || p.needsKeySimilarity(block))) {
-                            throw new VitrimException("--reduce '" + spec() + "': two reducers act on the attention "
+                            throw new VitrimException("reducer '" + spec() + "': two reducers act on the attention "
                                     + "of block " + block + "; give them different blocks");
                         }
                         cur = p.afterAttention(block, cur, view);
