@@ -13,16 +13,19 @@ import java.util.Locale;
  * try (VitrimModel m = Vitrim.load(Path.of("model.safetensors"), o)) { ... }
  * }</pre>
  *
- * <p>A numeric precision option (weights and activations in a narrower float type) belongs here, next to the
- * kernels: it is chosen at load time like them.
+ * <ul>
+ *   <li>{@link #heads()}: attention heads; 0 (the default) reads them from the file (or width / 64);</li>
+ *   <li>{@link #kernels()}: how the transformer blocks run;</li>
+ *   <li>{@link #linear()}: which library runs the inference matrix products;</li>
+ *   <li>{@link #microBatch()}: images per micro-batch of a large batch; 0 (the default) sizes them to the caches;</li>
+ *   <li>{@link #batch()}: images per forward in the batch methods ({@link VitrimModel#classifyFiles}); default 8.</li>
+ * </ul>
  *
- * @param heads attention heads; 0 (the default) reads them from the file (or width / 64)
- * @param kernels how the transformer blocks run
- * @param linear which library runs the inference matrix products
- * @param microBatch images per micro-batch of a large batch; 0 (the default) sizes them to the caches
- * @param batch images per forward in the batch methods ({@link VitrimModel#classifyFiles}); default 8
+ * <p>A numeric-precision option (weights and activations in a narrower float type) belongs here, next to the
+ * kernels: like them it is chosen when the weights are loaded ({@link Vitrim#load(java.nio.file.Path, LoadOptions)}
+ * applies them).
  */
-public record LoadOptions(int heads, Kernels kernels, Linear linear, int microBatch, int batch) {
+public final class LoadOptions {
     /** How the two halves of each transformer block run. */
     public enum Kernels {
         /** TorchScript methods compiled for the architecture at load time: one call per half-block (the default). */
@@ -39,7 +42,13 @@ public record LoadOptions(int heads, Kernels kernels, Linear linear, int microBa
         ATEN
     }
 
-    public LoadOptions {
+    private final int heads;
+    private final Kernels kernels;
+    private final Linear linear;
+    private final int microBatch;
+    private final int batch;
+
+    private LoadOptions(int heads, Kernels kernels, Linear linear, int microBatch, int batch) {
         if (heads < 0) {
             throw new VitrimException("heads: must be 0 (from the file) or positive, got " + heads);
         }
@@ -52,6 +61,36 @@ public record LoadOptions(int heads, Kernels kernels, Linear linear, int microBa
         if (batch < 1) {
             throw new VitrimException("batch: must be at least 1, got " + batch);
         }
+        this.heads = heads;
+        this.kernels = kernels;
+        this.linear = linear;
+        this.microBatch = microBatch;
+        this.batch = batch;
+    }
+
+    /** Attention heads; 0: from the file (or width / 64). */
+    public int heads() {
+        return heads;
+    }
+
+    /** How the transformer blocks run. */
+    public Kernels kernels() {
+        return kernels;
+    }
+
+    /** Which library runs the inference matrix products. */
+    public Linear linear() {
+        return linear;
+    }
+
+    /** Images per micro-batch of a large batch; 0: sized to the caches. */
+    public int microBatch() {
+        return microBatch;
+    }
+
+    /** Images per forward in the batch methods. */
+    public int batch() {
+        return batch;
     }
 
     /** The defaults, with the {@code vitrim.*} system properties applied. */
@@ -73,23 +112,45 @@ public record LoadOptions(int heads, Kernels kernels, Linear linear, int microBa
                 micro, 8);
     }
 
+    /** With {@code h} attention heads (0: from the file). */
     public LoadOptions withHeads(int h) {
         return new LoadOptions(h, kernels, linear, microBatch, batch);
     }
 
+    /** With the blocks run as {@code k}. */
     public LoadOptions withKernels(Kernels k) {
         return new LoadOptions(heads, k, linear, microBatch, batch);
     }
 
+    /** With the inference matrix products on {@code l}. */
     public LoadOptions withLinear(Linear l) {
         return new LoadOptions(heads, kernels, l, microBatch, batch);
     }
 
+    /** With micro-batches of {@code images} (0: sized to the caches). */
     public LoadOptions withMicroBatch(int images) {
         return new LoadOptions(heads, kernels, linear, images, batch);
     }
 
+    /** With {@code images} per forward in the batch methods. */
     public LoadOptions withBatch(int images) {
         return new LoadOptions(heads, kernels, linear, microBatch, images);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof LoadOptions l && l.heads == heads && l.kernels == kernels && l.linear == linear
+                && l.microBatch == microBatch && l.batch == batch;
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(heads, kernels, linear, microBatch, batch);
+    }
+
+    @Override
+    public String toString() {
+        return "LoadOptions[heads=" + heads + ", kernels=" + kernels + ", linear=" + linear + ", microBatch="
+                + microBatch + ", batch=" + batch + "]";
     }
 }

@@ -39,6 +39,8 @@ public final class Vitrim {
         if (options == null) {
             throw new VitrimException("options: must not be null (use LoadOptions.defaults())");
         }
+        // the load-time options: kernels and micro-batches are set on the loaded model (VitrimModel.configure),
+        // the matrix-product library when the kernels are compiled; a precision option is applied here too
         boolean onednn = options.linear() == LoadOptions.Linear.ONEDNN;
         try (Checkpoint ck = Checkpoint.open(path, options.heads())) {
             if (!ck.source().metadata().containsKey(DenseModel.METADATA_KEY)) {

@@ -122,10 +122,16 @@ public final class VitrimModel implements AutoCloseable {
         return new VitrimModel(weights, false, reducer, preprocess);
     }
 
-    /** A copy that preprocesses images with {@code p} instead of the checkpoint's own evaluation transform. */
+    /**
+     * A copy that classifies images preprocessed with {@code p} instead of the checkpoint's own evaluation transform
+     * (a dense model resizes images to its input without cropping and takes no other transform).
+     */
     public VitrimModel preprocess(PreprocessConfig p) {
         if (p == null) {
             throw new VitrimException("preprocess: must not be null");
+        }
+        if (isDense()) {
+            throw new VitrimException(where() + "a dense model resizes images to its input; it takes no preprocess");
         }
         return new VitrimModel(weights, false, reducer, p);
     }

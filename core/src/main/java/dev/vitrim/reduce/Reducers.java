@@ -11,7 +11,9 @@ import java.util.stream.Collectors;
 
 /**
  * Parses reducer specs: {@code method:key=value,key=value}, several joined with {@code +} (applied in order),
- * {@code none} for the unreduced model. Block indices are 0-based; lists use {@code /}.
+ * {@code none} for the unreduced model. Block indices are 0-based; lists use {@code /}. The typed builders
+ * ({@link #attn()}, {@link #evit()}, {@link #tome(int)}, {@link #cropr()}, {@link #random()}) write such a spec and
+ * parse it.
  */
 public final class Reducers {
     public static final String METHODS = "none, attn, evit, tome, cropr, random";

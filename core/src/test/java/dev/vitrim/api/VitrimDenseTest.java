@@ -56,6 +56,8 @@ class VitrimDenseTest {
         assertThat(model.labels()).containsExactly("circle", "square");
         assertThatThrownBy(() -> model.classify(DOG)).isInstanceOf(VitrimException.class)
                 .hasMessageContaining("dense.safetensors").hasMessageContaining("use segment or detect");
+        assertThatThrownBy(() -> model.preprocess(PreprocessConfig.imagenetDefault(32)))
+                .isInstanceOf(VitrimException.class).hasMessageContaining("no preprocess");
     }
 
     @Test
