@@ -76,6 +76,16 @@ class VitrimModelTest {
         ClassProbabilities buffered = vit.classify(img);
         assertThat(bytes.logits()).containsExactly(file.logits());
         assertThat(buffered.logits()).containsExactly(file.logits());
+        // the same pixels in other raster layouts: packed ARGB (alpha ignored) and interleaved BGR bytes
+        for (int type : new int[] {BufferedImage.TYPE_INT_ARGB, BufferedImage.TYPE_3BYTE_BGR}) {
+            BufferedImage copy = new BufferedImage(img.getWidth(), img.getHeight(), type);
+            java.awt.Graphics2D g = copy.createGraphics();
+            g.drawImage(img, 0, 0, null);
+            g.dispose();
+            assertThat(vit.classify(copy).logits()).as("type %d", type).containsExactly(file.logits());
+        }
+        assertThatThrownBy(() -> vit.classify((BufferedImage) null)).isInstanceOf(VitrimException.class)
+                .hasMessageContaining("null");
     }
 
     @Test
