@@ -61,6 +61,7 @@ public class ReducerKernels {
 
     @Setup(Level.Trial)
     public void setUp() {
+        Torch.useApplicationDefaults();
         Torch.engine(0);
         Torch.inference();
         vit = VisionTransformer.random(Presets.get("vit_small_patch16_224"), 0);

@@ -1,6 +1,7 @@
 package dev.vitrim.cli;
 
 import dev.vitrim.VitrimException;
+import dev.vitrim.engine.Torch;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -46,6 +47,7 @@ public final class Main implements Runnable {
 
     /** Runs the command line with the given streams and returns the exit status (used by tests too). */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        Torch.useApplicationDefaults();
         CommandLine cl = new CommandLine(new Main());
         cl.setOut(out);
         cl.setErr(err);

@@ -401,7 +401,7 @@ class CliTest {
         Run perImage = run("bench", "--model", DEEP.toString(), "--heads", "4", "--reduce", "attn:mass=0.9",
                 "--same-counts");
         assertThat(perImage.status()).isEqualTo(2);
-        assertThat(perImage.err()).contains("--same-counts").contains("per image");
+        assertThat(perImage.err()).contains("same-counts").contains("per image");
         Run alone = run("bench", "--model", DEEP.toString(), "--heads", "4", "--same-counts");
         assertThat(alone.status()).isEqualTo(2);
         assertThat(alone.err()).contains("--same-counts needs --reduce");

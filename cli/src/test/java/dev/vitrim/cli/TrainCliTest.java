@@ -105,7 +105,7 @@ class TrainCliTest {
         assertThat(Files.readAllLines(tmp.resolve("models/colours.log.jsonl"))).hasSize(2);
 
         assertBadInput(run("train", "--data", "folder:" + data, "--config", TINY, "-o", model.toString()),
-                "exists: add --resume");
+                "exists: resume");
         assertBadInput(run("train", "--resume", "--config", "width=32,depth=1,heads=2,patch=4,image=8,mlp=32",
                 "-o", model.toString()), "holds a different architecture");
 

@@ -39,7 +39,7 @@ public final class Presets {
     public static VitConfig get(String name) {
         VitConfig c = PRESETS.get(name);
         if (c == null) {
-            throw new VitrimException("--arch: unknown architecture '" + name + "' (allowed: "
+            throw new VitrimException("unknown architecture '" + name + "' (allowed: "
                     + String.join(", ", PRESETS.keySet()) + ")");
         }
         return c;

@@ -56,7 +56,7 @@ public record VitConfig(
                     + ", patch " + patchSize + ", grid " + gridH + "x" + gridW + ", mlp " + mlpHidden + ")");
         }
         if (heads <= 0 || width % heads != 0) {
-            throw new VitrimException(name + ": --heads " + heads + " does not divide the width " + width
+            throw new VitrimException(name + ": heads " + heads + " does not divide the width " + width
                     + " (choose a divisor, e.g. " + Math.max(1, width / 64) + ")");
         }
         if (!globalPool.equals("token") && !globalPool.equals("avg")) {

@@ -171,8 +171,8 @@ public final class Datasets {
             case "scenes":
                 throw new VitrimException("data set '" + spec + "' has one to four items per image (masks and boxes, "
                         + "for dense tasks), not one label; use scenes-1:" + spec.split() + " for classification, "
-                        + "--task segment|detect|instances with a dense model, or 'vitrim data export " + spec
-                        + " DIR'");
+                        + "the segment, detect or instances task with a dense model, or export it as images "
+                        + "(SceneExport)");
             default: {
                 ImageFolder.Listing l = ImageFolder.list(spec.folder());
                 int[] all = new int[l.files().size()];

@@ -99,6 +99,18 @@ public final class DenseModel implements AutoCloseable {
 
     /** Loads a dense model file (a ViT without classifier, plus the decoder and {@value #METADATA_KEY}). */
     public static DenseModel load(Path path) {
+        return load(path, VisionTransformer::load);
+    }
+
+    /**
+     * Loads a dense model file; {@code onednn} runs the backbone's inference matrix products on oneDNN (false: ATen's),
+     * as {@link VisionTransformer#load(Checkpoint, boolean)}.
+     */
+    public static DenseModel load(Path path, boolean onednn) {
+        return load(path, ck -> VisionTransformer.load(ck, onednn));
+    }
+
+    private static DenseModel load(Path path, java.util.function.Function<Checkpoint, VisionTransformer> backbone) {
         List<String> classes;
         VisionTransformer vit;
         try (Checkpoint ck = Checkpoint.open(path, 0)) {
@@ -108,7 +120,7 @@ public final class DenseModel implements AutoCloseable {
                         + "detect need a model trained with `vitrim train --task dense`)");
             }
             classes = classesOf(path, meta);
-            vit = VisionTransformer.load(ck);
+            vit = backbone.apply(ck);
         }
         NDArray w = vit.extra(WEIGHT);
         NDArray b = vit.extra(BIAS);

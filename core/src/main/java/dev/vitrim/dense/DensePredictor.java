@@ -45,15 +45,10 @@ public final class DensePredictor {
                 }
             }
             if (!ok.isEmpty()) {
-                float[] x = new float[ok.size() * 3 * s * s];
-                for (int j = 0; j < ok.size(); j++) {
-                    RgbImage small = Preprocessor.resize(images.get(j), s, s, Interpolation.BILINEAR);
-                    DenseEvaluator.normalise(chw(small), model.config().preprocess(), x, j * 3 * s * s);
-                }
-                List<DensePrediction> preds = DenseEvaluator.predict(model, x, ok.size(), reducer);
+                List<DensePrediction> preds = predictImages(model, images, reducer);
                 for (int j = 0; j < ok.size(); j++) {
                     RgbImage img = images.get(j);
-                    results[ok.get(j)] = new Result(part.get(ok.get(j)), img, toImage(preds.get(j), img), null);
+                    results[ok.get(j)] = new Result(part.get(ok.get(j)), img, preds.get(j), null);
                 }
             }
             for (Result r : results) {
@@ -62,6 +57,25 @@ public final class DensePredictor {
             if (progress != null) {
                 progress.accept(out.size());
             }
+        }
+        return out;
+    }
+
+    /**
+     * Predictions for decoded images of any size, in one batch: each resized to the model's input, predicted, and
+     * mapped back to its own pixels.
+     */
+    public static List<DensePrediction> predictImages(DenseModel model, List<RgbImage> images, TokenReducer reducer) {
+        int s = model.config().imageSize();
+        float[] x = new float[images.size() * 3 * s * s];
+        for (int j = 0; j < images.size(); j++) {
+            RgbImage small = Preprocessor.resize(images.get(j), s, s, Interpolation.BILINEAR);
+            DenseEvaluator.normalise(chw(small), model.config().preprocess(), x, j * 3 * s * s);
+        }
+        List<DensePrediction> preds = DenseEvaluator.predict(model, x, images.size(), reducer);
+        List<DensePrediction> out = new ArrayList<>(images.size());
+        for (int j = 0; j < images.size(); j++) {
+            out.add(toImage(preds.get(j), images.get(j)));
         }
         return out;
     }

@@ -14,20 +14,33 @@ public final class Torch {
 
     private Torch() {}
 
-    /** Starts the engine (once). Threads &lt;= 0 keeps PyTorch's default (one per physical core). */
+    /**
+     * The DJL settings the vitrim command line runs with, for an application that wants the same: no downloads
+     * ({@code ai.djl.offline}), one inter-op thread, and DJL's TorchScript graph optimiser off for the models DJL
+     * itself runs (vitrim's own kernels are called directly and are not affected). Each is set only where the
+     * application has not set it. System properties are global to the JVM and read when the engine starts, so call
+     * this first, before anything starts the engine; the library never calls it by itself.
+     */
+    public static void useApplicationDefaults() {
+        for (String[] kv : new String[][] {{"ai.djl.offline", "true"}, {"ai.djl.pytorch.graph_optimizer", "false"},
+            {"ai.djl.pytorch.num_interop_threads", "1"}}) {
+            if (System.getProperty(kv[0]) == null) {
+                System.setProperty(kv[0], kv[1]);
+            }
+        }
+    }
+
+    /**
+     * Starts the engine (once) with DJL's settings as the application left them. Threads &gt; 0 sets PyTorch's
+     * intra-op thread count (for the whole process: PyTorch keeps one); &lt;= 0 keeps its default (one per physical
+     * core).
+     */
     public static synchronized Engine engine(int requested) {
         if (engine == null) {
-            if (System.getProperty("ai.djl.offline") == null) {
-                System.setProperty("ai.djl.offline", "true");
-            }
-            System.setProperty("ai.djl.pytorch.graph_optimizer", "false");
-            if (System.getProperty("ai.djl.pytorch.num_interop_threads") == null) {
-                System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
-            }
-            if (requested > 0) {
-                System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(requested));
-            }
             engine = Engine.getEngine("PyTorch");
+            if (requested > 0) {
+                JniUtils.setNumThreads(requested);
+            }
             threads = JniUtils.getNumThreads();
             THREAD_READY.set(true);
         } else if (requested > 0) {

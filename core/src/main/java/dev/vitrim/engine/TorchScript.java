@@ -22,7 +22,7 @@ import java.util.zip.ZipOutputStream;
 
 /**
  * A TorchScript module compiled by libtorch from source text at run time: no Python, no file on disk. The source is
- * written here in Java (see {@link BlockKernels}); this class wraps it in the archive {@code torch.jit.load} reads
+ * written here in Java (see {@code model.BlockKernels}); this class wraps it in the archive {@code torch.jit.load} reads
  * (a zip holding the module's pickled object, its code, its constants and a format version) and calls its methods.
  *
  * <p>Why: DJL reaches libtorch one operator at a time, and each call pays for the JNI crossing and the Java-side

@@ -80,6 +80,17 @@ public final class ImageDecoder {
         return readImage(data, name, fmt);
     }
 
+    /**
+     * The samples of an image already in memory as 8-bit RGB, without colour management (alpha dropped, grey
+     * repeated, 16-bit samples to their high byte), as the decoder treats the rasters it reads.
+     */
+    public static RgbImage fromBufferedImage(BufferedImage image, String name) {
+        if (image == null) {
+            throw new VitrimException(name + ": no image (null)");
+        }
+        return toRgb(image, name, null);
+    }
+
     private static byte[] readBytes(Path file) {
         String name = file.toString();
         try {
@@ -390,7 +401,8 @@ public final class ImageDecoder {
                 rgb[3 * i + 2] = (byte) p;
             }
         } catch (RuntimeException e) {
-            throw new VitrimException(name + ": not a supported image (" + fmt + " with colour model " + cs.getType()
+            throw new VitrimException(name + ": not a supported image (" + (fmt == null ? "image" : fmt)
+                    + " with colour model " + cs.getType()
                     + "/" + nc + " components cannot be converted to RGB)", e);
         }
         return new RgbImage(w, h, rgb);

@@ -31,7 +31,7 @@ public final class Classifier {
         this.preprocessor = new Preprocessor(preprocess);
         this.size = preprocess.size();
         if (size % model.config().patchSize() != 0) {
-            throw new VitrimException("--size " + size + " is not a multiple of the patch size "
+            throw new VitrimException("preprocess size " + size + " is not a multiple of the patch size "
                     + model.config().patchSize());
         }
     }
@@ -89,6 +89,22 @@ public final class Classifier {
 
     /** Softmax in double precision, then the {@code k} most probable classes. */
     public static List<Classification.Top> top(float[] logits, int k, VitConfig c) {
+        double[] p = softmax(logits);
+        Integer[] order = new Integer[logits.length];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, (a, b) -> Double.compare(p[b], p[a]));
+        List<Classification.Top> out = new ArrayList<>();
+        for (int i = 0; i < Math.min(k, order.length); i++) {
+            int j = order[i];
+            out.add(new Classification.Top(c.label(j), j, p[j]));
+        }
+        return out;
+    }
+
+    /** The softmax of one row of logits, in double precision (the maximum subtracted first). */
+    public static double[] softmax(float[] logits) {
         double max = Double.NEGATIVE_INFINITY;
         for (float v : logits) {
             max = Math.max(max, v);
@@ -99,17 +115,9 @@ public final class Classifier {
             p[i] = Math.exp(logits[i] - max);
             sum += p[i];
         }
-        Integer[] order = new Integer[logits.length];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
+        for (int i = 0; i < p.length; i++) {
             p[i] /= sum;
         }
-        java.util.Arrays.sort(order, (a, b) -> Double.compare(p[b], p[a]));
-        List<Classification.Top> out = new ArrayList<>();
-        for (int i = 0; i < Math.min(k, order.length); i++) {
-            int j = order[i];
-            out.add(new Classification.Top(c.label(j), j, p[j]));
-        }
-        return out;
+        return p;
     }
 }

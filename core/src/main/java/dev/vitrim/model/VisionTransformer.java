@@ -49,13 +49,14 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
 
     private final BlockKernels kernels;
     private volatile boolean eager = "eager".equals(System.getProperty("vitrim.kernels"));
+    private volatile int microBatchImages = forcedMicroBatch(); // 0: sized to the caches
 
     private final Map<String, NDArray> extras; // the checkpoint's tensors outside the ViT (reducers' parameters)
     private final Map<String, NDArray> derived = new ConcurrentHashMap<>();
     private String recordedReduce; // the reduction the checkpoint was trained with, or null
 
     private VisionTransformer(VitConfig cfg, NDManager manager, Map<String, NDArray> params,
-                              Map<String, NDArray> extras) {
+                              Map<String, NDArray> extras, boolean onednn) {
         this.cfg = cfg;
         this.extras = Collections.unmodifiableMap(new LinkedHashMap<>(extras));
         this.manager = manager;
@@ -88,7 +89,7 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
         this.headB = params.get("head.bias");
         this.headDistW = params.get("head_dist.weight");
         this.headDistB = params.get("head_dist.bias");
-        this.kernels = new BlockKernels(cfg, manager, params);
+        this.kernels = new BlockKernels(cfg, manager, params, onednn);
     }
 
     /**
@@ -97,6 +98,29 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
      */
     public void useEagerBlocks(boolean on) {
         eager = on;
+    }
+
+    /**
+     * Images per micro-batch of a large inference batch; 0 sizes them to the caches (the default;
+     * {@code -Dvitrim.microBatch=N} sets the default of every model).
+     */
+    public void useMicroBatch(int images) {
+        if (images < 0) {
+            throw new VitrimException("micro-batch: must be 0 (automatic) or a positive number of images, got " + images);
+        }
+        microBatchImages = images;
+    }
+
+    private static int forcedMicroBatch() {
+        String forced = System.getProperty("vitrim.microBatch");
+        if (forced == null) {
+            return 0;
+        }
+        try {
+            return Math.max(1, Integer.parseInt(forced.trim()));
+        } catch (NumberFormatException e) {
+            throw new VitrimException("system property vitrim.microBatch=" + forced + " is not a whole number");
+        }
     }
 
     /**
@@ -127,6 +151,14 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
     }
 
     public static VisionTransformer load(Checkpoint ck) {
+        return load(ck, BlockKernels.ONEDNN_DEFAULT);
+    }
+
+    /**
+     * Loads an open checkpoint; {@code onednn} runs the inference matrix products on oneDNN (false: ATen's; the
+     * default is oneDNN unless {@code -Dvitrim.linear=aten}).
+     */
+    public static VisionTransformer load(Checkpoint ck, boolean onednn) {
         VitConfig c = ck.config();
         NDManager m = Torch.newManager();
         try {
@@ -139,7 +171,7 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
                 params.put(name, a);
             }
             foldAttentionScale(c, params);
-            VisionTransformer vit = new VisionTransformer(c, m, params, loadExtras(ck, m));
+            VisionTransformer vit = new VisionTransformer(c, m, params, loadExtras(ck, m), onednn);
             vit.recordedReduce = ck.recordedReduce();
             return vit;
         } catch (RuntimeException e) {
@@ -187,7 +219,9 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
 
     /**
      * A randomly initialised model (timm-like init: truncated-normal-ish std 0.02, LayerNorm 1/0) with random
-     * Cropr queries after every block but the last: for cost counting and timing, not for predictions.
+     * Cropr queries after every block but the last: for cost counting, timing and as the start of training, not for
+     * predictions. The values are drawn from the engine's generator after seeding it with {@code seed}, which
+     * reseeds it for the whole process (draws made elsewhere afterwards follow from this seed too).
      */
     public static VisionTransformer random(VitConfig c, long seed) {
         NDManager m = Torch.newManager();
@@ -216,7 +250,7 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
             for (String name : Cropr.queryNames(c)) {
                 extras.put(name, m.randomNormal(0f, 1f, new Shape(1, 1, c.width()), DataType.FLOAT32));
             }
-            return new VisionTransformer(c, m, params, extras);
+            return new VisionTransformer(c, m, params, extras, BlockKernels.ONEDNN_DEFAULT);
         } catch (RuntimeException e) {
             m.close();
             throw e;
@@ -425,9 +459,9 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
 
     /** Images per micro-batch: about {@value #MICRO_BATCH_BYTES} bytes of MLP activations. */
     int microBatch(long patches) {
-        String forced = System.getProperty("vitrim.microBatch");
-        if (forced != null) {
-            return Math.max(1, Integer.parseInt(forced));
+        int forced = microBatchImages;
+        if (forced > 0) {
+            return forced;
         }
         long perImage = (patches + cfg.prefixTokens()) * (long) cfg.mlpHidden() * Float.BYTES;
         return (int) Math.max(1, MICRO_BATCH_BYTES / perImage);

@@ -72,7 +72,7 @@ public final class AttentionPruning implements TokenReducer {
     @Override
     public void validate(VitConfig c) {
         if (start > c.depth() - 1) {
-            throw new dev.vitrim.VitrimException("--reduce '" + given + "': start=" + start
+            throw new dev.vitrim.VitrimException("reducer '" + given + "': start=" + start
                     + " is beyond the last block (blocks 0.." + (c.depth() - 1) + ")");
         }
     }
@@ -230,7 +230,7 @@ public final class AttentionPruning implements TokenReducer {
             int b = t.batch();
             int m = t.patches();
             if (historyPatches != m) {
-                throw new dev.vitrim.VitrimException("--reduce '" + given + "': another reducer changed the tokens of "
+                throw new dev.vitrim.VitrimException("reducer '" + given + "': another reducer changed the tokens of "
                         + "block " + block + " after attention; attn needs blocks of its own (e.g. tome:r=0/0/.../8)");
             }
             float[] score = new float[b * m];

@@ -51,14 +51,14 @@ public record CroprSchedule(int r, boolean llf, int multiple) {
     public void validate(String spec, VitConfig c) {
         int last = lastModule(c.depth());
         if (last < 0) {
-            throw new VitrimException("--reduce '" + spec + "': " + c.depth() + " blocks leave no room for pruning "
+            throw new VitrimException("reducer '" + spec + "': " + c.depth() + " blocks leave no room for pruning "
                     + "modules" + (llf ? " with llf=true (needs at least 3 blocks)" : " (needs at least 2 blocks)"));
         }
         int n0 = c.tokens();
         int left = keptAfter(last, n0);
         if (left < c.prefixTokens() + 1) {
             int maxR = Math.max(0, (c.numPatches() - 2) / (last + 1));
-            throw new VitrimException("--reduce '" + spec + "': R=" + r + (multiple > 1 ? ", multiple=" + multiple : "")
+            throw new VitrimException("reducer '" + spec + "': R=" + r + (multiple > 1 ? ", multiple=" + multiple : "")
                     + " prunes " + (n0 - left) + " tokens over " + (last + 1) + " modules but the model has only "
                     + c.numPatches() + " patches (choose R <= " + maxR + ")");
         }

@@ -54,7 +54,7 @@ public final class EVit implements TokenReducer {
     public void validate(VitConfig c) {
         for (int i : blocks(c)) {
             if (i < 0 || i >= c.depth()) {
-                throw new VitrimException("--reduce '" + given + "': at=" + i + " is outside the blocks 0.."
+                throw new VitrimException("reducer '" + given + "': at=" + i + " is outside the blocks 0.."
                         + (c.depth() - 1));
             }
         }

@@ -11,7 +11,9 @@ import java.util.stream.Collectors;
 
 /**
  * Parses reducer specs: {@code method:key=value,key=value}, several joined with {@code +} (applied in order),
- * {@code none} for the unreduced model. Block indices are 0-based; lists use {@code /}.
+ * {@code none} for the unreduced model. Block indices are 0-based; lists use {@code /}. The typed builders
+ * ({@link #attn()}, {@link #evit()}, {@link #tome(int)}, {@link #cropr()}, {@link #random()}) write such a spec and
+ * parse it.
  */
 public final class Reducers {
     public static final String METHODS = "none, attn, evit, tome, cropr, random";
@@ -30,6 +32,46 @@ public final class Reducers {
             + "  patch without it keeps its token's value from when it was pruned.";
 
     private Reducers() {}
+
+    /**
+     * Attention-guided pruning, typed: {@code Reducers.attn().keep(0.8, 0.4).start(3).build()} is
+     * {@code attn:keep=0.8..0.4,start=3}. Unset parameters keep their defaults (keep 0.8..0.4, start 3, min 0.2,
+     * avg 3, no mass).
+     */
+    public static ReducerBuilder.Attn attn() {
+        return new ReducerBuilder.Attn();
+    }
+
+    /** EViT, typed: {@code Reducers.evit().keep(0.7).at(3, 6, 9)} is {@code evit:keep=0.7,at=3/6/9}. */
+    public static ReducerBuilder.EVit evit() {
+        return new ReducerBuilder.EVit();
+    }
+
+    /** ToMe with its defaults (r 13, proportional attention). */
+    public static ReducerBuilder.ToMe tome() {
+        return new ReducerBuilder.ToMe();
+    }
+
+    /** ToMe merging {@code r} tokens in every block: {@code Reducers.tome(13)} is {@code tome:r=13}. */
+    public static ReducerBuilder.ToMe tome(int r) {
+        return new ReducerBuilder.ToMe().r(r);
+    }
+
+    /**
+     * Token Cropr, typed: {@code Reducers.cropr().r(8).llf(true)} is {@code cropr:R=8,llf=true}; with nothing set and
+     * built for a model ({@link ReducerBuilder#build(ModelView)}), the schedule the model was trained with.
+     */
+    public static ReducerBuilder.Cropr cropr() {
+        return new ReducerBuilder.Cropr();
+    }
+
+    /**
+     * Random pruning, typed: {@code Reducers.random().keep(0.7).seed(1)} is {@code random:keep=0.7,seed=1} (EViT's
+     * schedule); {@code Reducers.random().r(8).llf(true)} is Cropr's.
+     */
+    public static ReducerBuilder.Random random() {
+        return new ReducerBuilder.Random();
+    }
 
     /** Parses a spec; {@code none} (or an empty spec) gives {@link #NONE}. */
     public static TokenReducer parse(String spec) {
@@ -73,7 +115,7 @@ public final class Reducers {
         switch (method) {
             case "none":
                 if (!params.isBlank()) {
-                    throw new VitrimException("--reduce '" + whole + "': none takes no parameters");
+                    throw new VitrimException("reducer '" + whole + "': none takes no parameters");
                 }
                 return NONE;
             case "attn":
@@ -87,7 +129,7 @@ public final class Reducers {
             case "random":
                 return new RandomPruning(new SpecParams(whole, method, params, RandomPruning.KEYS));
             default:
-                throw new VitrimException("--reduce '" + whole + "': unknown method '" + method + "' (allowed: "
+                throw new VitrimException("reducer '" + whole + "': unknown method '" + method + "' (allowed: "
                         + METHODS + ")");
         }
     }
@@ -112,7 +154,7 @@ public final class Reducers {
     /** Merging and fixed-count pruning need every image to hold the same tokens. */
     static void requireUniform(Tokens t, String method) {
         if (t.keyMask != null) {
-            throw new VitrimException("--reduce: " + method + " cannot follow a reducer that keeps a different number "
+            throw new VitrimException("reducer: " + method + " cannot follow a reducer that keeps a different number "
                     + "of tokens per image (attn with mass); put it first or drop mass");
         }
     }
@@ -226,7 +268,7 @@ public final class Reducers {
                     for (Pass p : passes) {
                         if (cur != t && (p.needsClsAttention(block) || p.needsMeanKeys(block)
                                 || p.needsKeySimilarity(block))) {
-                            throw new VitrimException("--reduce '" + spec() + "': two reducers act on the attention "
+                            throw new VitrimException("reducer '" + spec() + "': two reducers act on the attention "
                                     + "of block " + block + "; give them different blocks");
                         }
                         cur = p.afterAttention(block, cur, view);

@@ -19,7 +19,7 @@ public final class SameCounts implements TokenReducer {
     /** The counts of {@code of} on architecture {@code c}; refused for reducers whose counts differ per image. */
     public SameCounts(TokenReducer of, VitConfig c) {
         if (of.perImageCounts()) {
-            throw new VitrimException("--same-counts: '" + of.spec() + "' keeps a different number of tokens per "
+            throw new VitrimException("same-counts control: '" + of.spec() + "' keeps a different number of tokens per "
                     + "image, so no fixed schedule has its counts");
         }
         this.of = of;

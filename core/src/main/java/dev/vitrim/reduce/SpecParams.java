@@ -36,7 +36,7 @@ final class SpecParams {
     }
 
     VitrimException error(String problem) {
-        return new VitrimException("--reduce '" + spec + "': " + problem);
+        return new VitrimException("reducer '" + spec + "': " + problem);
     }
 
     boolean has(String k) {

@@ -68,13 +68,13 @@ public final class ToMe implements TokenReducer {
     @Override
     public void validate(VitConfig c) {
         if (r.length > 1 && r.length != c.depth()) {
-            throw new VitrimException("--reduce '" + given + "': a per-block r list needs " + c.depth()
+            throw new VitrimException("reducer '" + given + "': a per-block r list needs " + c.depth()
                     + " values (one per block), got " + r.length);
         }
         int first = requested(0, c.depth());
         int max = BipartiteMerge.maxR(c.tokens(), c.prefixTokens());
         if (first > max) {
-            throw new VitrimException("--reduce '" + given + "': r=" + first + " is too large for " + c.tokens()
+            throw new VitrimException("reducer '" + given + "': r=" + first + " is too large for " + c.tokens()
                     + " tokens (at most " + max + " can merge in one block)");
         }
     }

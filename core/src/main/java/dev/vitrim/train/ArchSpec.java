@@ -29,7 +29,7 @@ public final class ArchSpec {
     public static Map<String, String> parse(String spec) {
         Map<String, String> m = new LinkedHashMap<>();
         if (spec == null || spec.isBlank()) {
-            throw new VitrimException("--config: empty (expected " + HELP + ")");
+            throw new VitrimException("architecture config: empty (expected " + HELP + ")");
         }
         for (String part : spec.split(",")) {
             String p = part.strip();
@@ -38,19 +38,20 @@ public final class ArchSpec {
             }
             int eq = p.indexOf('=');
             if (eq <= 0 || eq == p.length() - 1) {
-                throw new VitrimException("--config: '" + p + "' is not key=value (expected " + HELP + ")");
+                throw new VitrimException("architecture config: '" + p + "' is not key=value (expected " + HELP + ")");
             }
             String k = p.substring(0, eq).strip().toLowerCase(Locale.ROOT);
             if (!KEYS.contains(k)) {
-                throw new VitrimException("--config: unknown key '" + k + "' (allowed: " + String.join(", ", KEYS) + ")");
+                throw new VitrimException("architecture config: unknown key '" + k + "' (allowed: "
+                        + String.join(", ", KEYS) + ")");
             }
             if (m.put(k, p.substring(eq + 1).strip()) != null) {
-                throw new VitrimException("--config: key '" + k + "' given twice");
+                throw new VitrimException("architecture config: key '" + k + "' given twice");
             }
         }
         for (String k : List.of("width", "depth", "heads", "patch")) {
             if (!m.containsKey(k)) {
-                throw new VitrimException("--config: missing " + k + "= (expected " + HELP + ")");
+                throw new VitrimException("architecture config: missing " + k + "= (expected " + HELP + ")");
             }
         }
         return m;
@@ -71,22 +72,22 @@ public final class ArchSpec {
         int mlp = positive(m, "mlp", 4 * width);
         String pool = m.getOrDefault("pool", "token").toLowerCase(Locale.ROOT);
         if (!pool.equals("token") && !pool.equals("avg")) {
-            throw new VitrimException("--config: pool must be token or avg, got '" + pool + "'");
+            throw new VitrimException("architecture config: pool must be token or avg, got '" + pool + "'");
         }
         double eps;
         try {
             eps = Double.parseDouble(m.getOrDefault("eps", "1e-6"));
         } catch (NumberFormatException e) {
-            throw new VitrimException("--config: eps is not a number: '" + m.get("eps") + "'");
+            throw new VitrimException("architecture config: eps is not a number: '" + m.get("eps") + "'");
         }
         if (!(eps > 0)) {
-            throw new VitrimException("--config: eps must be positive");
+            throw new VitrimException("architecture config: eps must be positive");
         }
         if (width % heads != 0) {
-            throw new VitrimException("--config: heads=" + heads + " does not divide width=" + width);
+            throw new VitrimException("architecture config: heads=" + heads + " does not divide width=" + width);
         }
         if (image % patch != 0) {
-            throw new VitrimException("--config: image=" + image + " is not a multiple of patch=" + patch);
+            throw new VitrimException("architecture config: image=" + image + " is not a multiple of patch=" + patch);
         }
         String name = m.getOrDefault("name", "vit_custom");
         int grid = image / patch;
@@ -106,7 +107,7 @@ public final class ArchSpec {
             }
             return i;
         } catch (NumberFormatException e) {
-            throw new VitrimException("--config: " + k + " must be a positive integer, got '" + v + "'");
+            throw new VitrimException("architecture config: " + k + " must be a positive integer, got '" + v + "'");
         }
     }
 }

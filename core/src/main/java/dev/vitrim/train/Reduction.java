@@ -38,7 +38,7 @@ final class Reduction implements AutoCloseable {
             return new Reduction(t, full, spec, spec);
         }
         if (spec.contains("cropr:")) {
-            throw new VitrimException("--reduce '" + given + "': Cropr's modules train alone; drop the other reducers "
+            throw new VitrimException("reducer '" + given + "': Cropr's modules train alone; drop the other reducers "
                     + "(they can be combined at inference)");
         }
         return new Reduction(TrainableReducer.fixed(parsed), spec, spec, spec);

@@ -39,43 +39,43 @@ public record TrainConfig(int epochs, int batch, double lr, double minLr, double
 
     public TrainConfig {
         if (epochs < 1) {
-            throw new VitrimException("--epochs must be at least 1, got " + epochs);
+            throw new VitrimException("epochs must be at least 1, got " + epochs);
         }
         if (batch < 1) {
-            throw new VitrimException("--batch must be at least 1, got " + batch);
+            throw new VitrimException("batch must be at least 1, got " + batch);
         }
         if (!(lr > 0) || Double.isInfinite(lr)) {
-            throw new VitrimException("--lr must be a positive number, got " + lr);
+            throw new VitrimException("lr must be a positive number, got " + lr);
         }
         if (!(minLr >= 0) || minLr > lr) {
-            throw new VitrimException("--min-lr must be between 0 and --lr (" + lr + "), got " + minLr);
+            throw new VitrimException("minLr must be between 0 and lr (" + lr + "), got " + minLr);
         }
         if (!(warmupEpochs >= 0) || warmupEpochs > epochs) {
-            throw new VitrimException("--warmup must be between 0 and --epochs (" + epochs + "), got " + warmupEpochs);
+            throw new VitrimException("warmupEpochs must be between 0 and epochs (" + epochs + "), got " + warmupEpochs);
         }
         if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) {
-            throw new VitrimException("--weight-decay must be >= 0, got " + weightDecay);
+            throw new VitrimException("weightDecay must be >= 0, got " + weightDecay);
         }
         if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(adamEps > 0)) {
             throw new VitrimException("AdamW betas must be in [0, 1) and eps > 0");
         }
         if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
-            throw new VitrimException("--label-smoothing must be in [0, 1), got " + labelSmoothing);
+            throw new VitrimException("labelSmoothing must be in [0, 1), got " + labelSmoothing);
         }
         if (!(clipNorm >= 0) || Double.isInfinite(clipNorm)) {
-            throw new VitrimException("--clip-grad must be >= 0 (0 disables), got " + clipNorm);
+            throw new VitrimException("clipNorm must be >= 0 (0 disables), got " + clipNorm);
         }
         if (translate < 0) {
-            throw new VitrimException("--translate must be >= 0, got " + translate);
+            throw new VitrimException("translate must be >= 0, got " + translate);
         }
         if (!(moduleLr >= 0) || Double.isInfinite(moduleLr)) {
-            throw new VitrimException("--module-lr must be a positive number (0: the same as --lr), got " + moduleLr);
+            throw new VitrimException("moduleLr must be a positive number (0: the same as lr), got " + moduleLr);
         }
         if (!(layerDecay > 0 && layerDecay <= 1)) {
-            throw new VitrimException("--layer-decay must be in (0, 1] (1: off), got " + layerDecay);
+            throw new VitrimException("layerDecay must be in (0, 1] (1: off), got " + layerDecay);
         }
         if (microBatch < 0) {
-            throw new VitrimException("--micro-batch must be >= 0 (0: the whole batch), got " + microBatch);
+            throw new VitrimException("microBatch must be >= 0 (0: the whole batch), got " + microBatch);
         }
     }
 

@@ -61,8 +61,8 @@ public record TrainState(JsonNode info, Map<String, FloatTensor> model, Map<Stri
         try (SafeTensorsFile f = SafeTensorsFile.open(file)) {
             String json = f.metadata().get(KEY);
             if (json == null) {
-                throw new VitrimException(file + ": not a vitrim training state (no '" + KEY + "' metadata); --resume "
-                        + "needs the .state.safetensors file that 'vitrim train' writes next to the model");
+                throw new VitrimException(file + ": not a vitrim training state (no '" + KEY + "' metadata); resuming "
+                        + "needs the .state.safetensors file that training writes next to the model");
             }
             JsonNode info;
             try {

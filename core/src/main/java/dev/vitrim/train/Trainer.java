@@ -150,21 +150,21 @@ public final class Trainer {
         VitConfig arch = job.arch();
         Files4 files = Files4.of(job.output());
         if (!job.output().getFileName().toString().endsWith(".safetensors")) {
-            throw new VitrimException("-o " + job.output() + ": the model file name must end in .safetensors");
+            throw new VitrimException("output " + job.output() + ": the model file name must end in .safetensors");
         }
         checkData(job);
         TrainState state = null;
         if (job.resume()) {
             if (!Files.exists(files.state())) {
-                throw new VitrimException("--resume: " + files.state() + " not found (it is written after every epoch "
-                        + "of a run with -o " + job.output() + ")");
+                throw new VitrimException("resume: " + files.state() + " not found (it is written after every epoch "
+                        + "of a run writing " + job.output() + ")");
             }
             state = TrainState.read(files.state());
             checkResumable(state, files.state(), job);
         } else if (!job.overwrite()) {
             for (Path p : List.of(files.state(), files.model())) {
                 if (Files.exists(p)) {
-                    throw new VitrimException(p + " exists: add --resume to continue that run, or --overwrite to start "
+                    throw new VitrimException(p + " exists: resume to continue that run, or overwrite to start "
                             + "over");
                 }
             }
@@ -174,15 +174,15 @@ public final class Trainer {
         Reduction red = Reduction.of(job.reduce(), arch, cfg.seed());
         if (red.reducer().parameters().isEmpty() && cfg.moduleLr() > 0) {
             red.close();
-            throw new VitrimException("--module-lr " + cfg.moduleLr() + ": --reduce " + job.reduce()
+            throw new VitrimException("moduleLr " + cfg.moduleLr() + ": reducer " + job.reduce()
                     + " adds no modules to train (only cropr does)");
         }
         if (state != null) {
             String was = state.info().path("reduce").asText("none");
             if (!was.equals(red.spec())) {
                 red.close();
-                throw new VitrimException("--resume: " + files.state() + " was trained with --reduce " + was
-                        + ", not " + red.spec() + "; use the same --reduce, or a new -o for a new run");
+                throw new VitrimException("resume: " + files.state() + " was trained with reducer " + was
+                        + ", not " + red.spec() + "; use the same reducer, or a new output file for a new run");
             }
         }
         VisionTransformer vit;
@@ -222,7 +222,7 @@ public final class Trainer {
                 deleteIfExists(files.log());
             }
             if (start >= cfg.epochs()) {
-                l.message("nothing to do: " + start + " epochs already done (raise --epochs to train longer)");
+                l.message("nothing to do: " + start + " epochs already done (raise epochs to train longer)");
             }
             Engine engine = Engine.getEngine("PyTorch");
             float smooth = (float) cfg.labelSmoothing();
@@ -394,7 +394,7 @@ public final class Trainer {
         String kept = Files.exists(files.model()) ? files.model() + " still holds the best model so far"
                 : "no model was saved";
         return new VitrimException(String.format(Locale.ROOT, "training diverged: %s at epoch %d, step %d (lr %.3g); "
-                + "nothing was saved for this epoch and %s; lower --lr, lengthen --warmup or keep --clip-grad on",
+                + "nothing was saved for this epoch and %s; lower lr, lengthen the warm-up or keep gradient clipping on",
                 what, epoch + 1, step + 1, lr, kept));
     }
 
@@ -425,13 +425,13 @@ public final class Trainer {
         String want = job.arch().networkShape();
         String have = saved.networkShape();
         if (!want.equals(have)) {
-            throw new VitrimException("--resume: " + file + " holds a different architecture (" + have
-                    + ") than requested (" + want + "); use the same --config/--arch, or a new -o for a new run");
+            throw new VitrimException("resume: " + file + " holds a different architecture (" + have
+                    + ") than requested (" + want + "); use the same architecture, or a new output file for a new run");
         }
         if (!st.data().equals(job.dataName())) {
-            throw new VitrimException("--resume: " + file + " was trained on " + st.data() + ", not " + job.dataName()
-                    + "; use the same --data, or --init " + file.getParent().resolve(
-                    file.getFileName().toString().replace(".state.", ".")) + " with a new -o to fine-tune");
+            throw new VitrimException("resume: " + file + " was trained on " + st.data() + ", not " + job.dataName()
+                    + "; use the same data set, or start from " + file.getParent().resolve(
+                    file.getFileName().toString().replace(".state.", ".")) + " with a new output file to fine-tune");
         }
     }
 

@@ -55,6 +55,13 @@ class PackageDependenciesTest {
         assertThat(g.get("engine")).doesNotContain("model", "reduce", "train", "eval", "arch");
         assertThat(g.get("model")).doesNotContain("train", "eval", "infer");
         assertThat(g.get("eval")).doesNotContain("train");
+        // the facade sits on top: only the DJL adapter builds on it, and nothing on the DJL adapter
+        g.forEach((pkg, deps) -> {
+            if (!pkg.equals("djl")) {
+                assertThat(deps).as(pkg).doesNotContain("api", "djl");
+            }
+        });
+        assertThat(g.get("api")).doesNotContain("djl", "train", "eval", "data");
     }
 
     @Test

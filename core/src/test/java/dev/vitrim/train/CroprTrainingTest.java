@@ -206,7 +206,7 @@ class CroprTrainingTest {
         Trainer.Job other = new Trainer.Job(a, null, false, job.train(), job.val(), "quadrants",
                 TrainTestSupport.cfg(5), out, true, false, 64, null, "cropr:R=1,llf=true");
         assertThatThrownBy(() -> Trainer.run(other, null)).isInstanceOf(VitrimException.class)
-                .hasMessageContaining("--reduce cropr:R=2,llf=true,multiple=2");
+                .hasMessageContaining("reducer cropr:R=2,llf=true,multiple=2");
     }
 
     @org.junit.jupiter.params.ParameterizedTest

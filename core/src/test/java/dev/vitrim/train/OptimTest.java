@@ -60,7 +60,7 @@ class OptimTest {
             }
         }
         assertThatThrownBy(() -> new TrainConfig(1, 8, 1e-3, 0, 0, 0, 0.9, 0.999, 1e-8, 0, 0, 0, 0, false, 32, -1))
-                .isInstanceOf(VitrimException.class).hasMessageContaining("--module-lr");
+                .isInstanceOf(VitrimException.class).hasMessageContaining("moduleLr");
         assertThat(TrainConfig.fromJson(cfg.toJson())).isEqualTo(cfg);
     }
 
@@ -105,7 +105,7 @@ class OptimTest {
         assertThat(cfg.layerLrScale("blocks.2.norm1.bias", 3)).isEqualTo(0.5);
         assertThat(TrainConfig.fromJson(cfg.toJson())).isEqualTo(cfg);
         assertThatThrownBy(() -> new TrainConfig(1, 8, 1e-3, 0, 0, 0, 0.9, 0.999, 1e-8, 0, 0, 0, 0, false, 32, 0, 1.5))
-                .isInstanceOf(VitrimException.class).hasMessageContaining("--layer-decay");
+                .isInstanceOf(VitrimException.class).hasMessageContaining("layerDecay");
     }
 
     @Test

@@ -33,7 +33,7 @@ public final class SceneExport {
     /** Writes the scenes into {@code dir} (which must be new or empty); {@code progress} gets occasional lines. */
     public static void write(SceneGenerator gen, Request req, Path dir, Consumer<String> progress) {
         if (req.count() < 1) {
-            throw new VitrimException("--limit: the number of scenes must be positive, got " + req.count());
+            throw new VitrimException("scene count: must be positive, got " + req.count());
         }
         Path images = dir.resolve("images");
         Path labels = dir.resolve("labels");
