@@ -126,6 +126,11 @@ public abstract class ReducerBuilder {
         public Attn mass(double fraction) {
             return set("mass", num(fraction));
         }
+
+        /** Last Layer Fusion: the pruned patches rejoin before the last block (not with {@link #mass}). */
+        public Attn llf(boolean on) {
+            return set("llf", Boolean.toString(on));
+        }
     }
 
     /** EViT ({@code evit}): see {@link Reducers#evit()}. */
@@ -147,6 +152,11 @@ public abstract class ReducerBuilder {
         /** Whether the pruned patches are fused into one token (EViT) or dropped. */
         public EVit fuse(boolean on) {
             return set("fuse", Boolean.toString(on));
+        }
+
+        /** Last Layer Fusion: the pruned patches rejoin before the last block. */
+        public EVit llf(boolean on) {
+            return set("llf", Boolean.toString(on));
         }
     }
 

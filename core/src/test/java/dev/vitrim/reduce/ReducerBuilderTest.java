@@ -48,6 +48,8 @@ class ReducerBuilderTest {
                 Arguments.of(Reducers.attn().keep(0.7).start(1).min(0.25).avg(2), "attn:keep=0.7,start=1,min=0.25,avg=2"),
                 Arguments.of(Reducers.attn().start(2).min(50).mass(0.6), "attn:start=2,min=50,mass=0.6"),
                 Arguments.of(Reducers.evit().keep(0.7).at(1, 3).fuse(false), "evit:keep=0.7,at=1/3,fuse=false"),
+                Arguments.of(Reducers.evit().keep(0.6).at(1).llf(true), "evit:keep=0.6,at=1,llf=true"),
+                Arguments.of(Reducers.attn().start(1).keep(0.7, 0.4).llf(true), "attn:start=1,keep=0.7..0.4,llf=true"),
                 Arguments.of(Reducers.evit(), "evit"),
                 Arguments.of(Reducers.tome(13), "tome:r=13"),
                 Arguments.of(Reducers.tome().r(20, 18, 16, 8, 4, 0).prop(false), "tome:r=20/18/16/8/4/0,prop=false"),
