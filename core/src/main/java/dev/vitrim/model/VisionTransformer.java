@@ -217,16 +217,25 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
         return derived.computeIfAbsent(key, k -> make.apply(manager));
     }
 
+    /** {@code n} normal draws with standard deviation {@code std}, clipped to ±{@code clip}. */
+    private static float[] normal(java.util.SplittableRandom rng, long n, double std, double clip) {
+        float[] v = new float[Math.toIntExact(n)];
+        for (int i = 0; i < v.length; i++) {
+            double g = rng.nextGaussian() * std;
+            v[i] = (float) Math.max(-clip, Math.min(clip, g));
+        }
+        return v;
+    }
+
     /**
      * A randomly initialised model (timm-like init: truncated-normal-ish std 0.02, LayerNorm 1/0) with random
      * Cropr queries after every block but the last: for cost counting, timing and as the start of training, not for
-     * predictions. The values are drawn from the engine's generator after seeding it with {@code seed}, which
-     * reseeds it for the whole process (draws made elsewhere afterwards follow from this seed too).
+     * predictions. The values are drawn in Java from {@code seed}: the engine's own generator is left alone.
      */
     public static VisionTransformer random(VitConfig c, long seed) {
         NDManager m = Torch.newManager();
         try {
-            ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed((int) seed);
+            java.util.SplittableRandom rng = new java.util.SplittableRandom(seed);
             Map<String, NDArray> params = new LinkedHashMap<>();
             for (String name : Checkpoint.expectedTimmNames(c)) {
                 Shape shape = new Shape(expectedShape(c, name));
@@ -239,7 +248,7 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
                 } else if (name.endsWith(".bias")) {
                     a = m.zeros(shape);
                 } else {
-                    a = m.randomNormal(0f, 0.02f, shape, DataType.FLOAT32).clip(-0.04f, 0.04f);
+                    a = m.create(normal(rng, shape.size(), 0.02, 0.04), shape);
                 }
                 a.setName(name);
                 params.put(name, a);
@@ -248,7 +257,8 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
             // random Cropr queries too, so every reducer can be timed on a preset
             Map<String, NDArray> extras = new LinkedHashMap<>();
             for (String name : Cropr.queryNames(c)) {
-                extras.put(name, m.randomNormal(0f, 1f, new Shape(1, 1, c.width()), DataType.FLOAT32));
+                extras.put(name, m.create(normal(rng, c.width(), 1.0, Double.POSITIVE_INFINITY),
+                        new Shape(1, 1, c.width())));
             }
             return new VisionTransformer(c, m, params, extras, BlockKernels.ONEDNN_DEFAULT);
         } catch (RuntimeException e) {
