@@ -78,7 +78,7 @@ public final class VitrimSpark {
 
     /**
      * Top-1, top-5, per-class accuracy, tokens per block and GMACs of {@code spec} on a labelled data set
-     * ({@code mnist:test}, {@code fashion-mnist:test}, a folder of class folders, … as {@code vitrim eval --data}),
+     * ({@code mnist:test}, {@code fashion-mnist:test}, {@code folder:PATH} of class folders, … as {@code vitrim eval --data}),
      * the first {@code limit} images (0: all), in about {@code partitions} tasks (0: twice the default parallelism).
      * The statistics are integer sums merged exactly, and slices start on batch boundaries, so the numbers are those
      * of the single-machine {@code vitrim eval} with the same batch; {@code imagesPerS} is per task slot (images per
