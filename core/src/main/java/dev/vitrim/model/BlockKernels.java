@@ -3,6 +3,7 @@ package dev.vitrim.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.jni.IValue;
 import dev.vitrim.arch.VitConfig;
+import dev.vitrim.engine.Precision;
 import dev.vitrim.engine.TorchScript;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,6 +33,12 @@ final class BlockKernels implements AutoCloseable {
     private final IValue zero;
     private final IValue yes;
     private final IValue no;
+    private final NDArray[][] attnArrays;
+    private final NDArray[][] mlpArrays;
+    private final ai.djl.ndarray.NDManager manager;
+    private final VitConfig config;
+    /** Inference in bf16 or int8 (grad mode always runs the float32 kernels above), or null: float32. */
+    private volatile LowPrecisionKernels low;
 
     /**
      * The matrix products of inference go to oneDNN ({@code mkldnn::_linear_pointwise}, fc1 fused with its GELU)
@@ -59,8 +66,12 @@ final class BlockKernels implements AutoCloseable {
         }
         this.onednn = compiled != null;
         script = compiled != null ? compiled : TorchScript.compile(manager, CLASS, source(c, false));
+        this.manager = manager;
+        this.config = c;
         attnWeights = new IValue[c.depth()];
         mlpWeights = new IValue[c.depth()];
+        attnArrays = new NDArray[c.depth()][];
+        mlpArrays = new NDArray[c.depth()][];
         for (int i = 0; i < c.depth(); i++) {
             String b = "blocks." + i + ".";
             List<NDArray> a = new ArrayList<>(List.of(params.get(b + "norm1.weight"), params.get(b + "norm1.bias"),
@@ -80,8 +91,10 @@ final class BlockKernels implements AutoCloseable {
                 m.add(params.get(b + "ls2.gamma"));
             }
             // the lists hold the parameter tensors themselves: in-place updates (training) are seen
-            attnWeights[i] = TorchScript.constant(a.toArray(new NDArray[0]));
-            mlpWeights[i] = TorchScript.constant(m.toArray(new NDArray[0]));
+            attnArrays[i] = a.toArray(new NDArray[0]);
+            mlpArrays[i] = m.toArray(new NDArray[0]);
+            attnWeights[i] = TorchScript.constant(attnArrays[i]);
+            mlpWeights[i] = TorchScript.constant(mlpArrays[i]);
         }
         noMask = TorchScript.constant(new NDArray[0]);
         noSizes = TorchScript.constant(new double[0]);
@@ -89,6 +102,30 @@ final class BlockKernels implements AutoCloseable {
         zero = TorchScript.constant(0);
         yes = TorchScript.constant(true);
         no = TorchScript.constant(false);
+    }
+
+    /**
+     * Runs inference in {@code precision} from now on: {@link Precision#FP32} these kernels, {@link Precision#BF16}
+     * or {@link Precision#INT8} {@link LowPrecisionKernels} built from the current weights (converted once here).
+     * Returns how the products run ("onednn", "aten", "onednn-packed", "fbgemm"). Grad mode always runs float32.
+     */
+    synchronized String usePrecision(Precision precision) {
+        LowPrecisionKernels old = low;
+        if (precision == Precision.FP32) {
+            low = null;
+        } else if (old == null || old.precision() != precision) {
+            low = new LowPrecisionKernels(config, manager, precision, attnArrays, mlpArrays);
+        }
+        if (old != null && old != low) {
+            old.close();
+        }
+        LowPrecisionKernels now = low;
+        return now == null ? (onednn ? "onednn" : "aten") : now.route();
+    }
+
+    /** The low-precision kernels that run inference now, or null (float32). */
+    LowPrecisionKernels lowPrecision() {
+        return low;
     }
 
     /** Whether inference runs its matrix products on oneDNN. */
@@ -197,6 +234,10 @@ final class BlockKernels implements AutoCloseable {
      */
     NDArray attention(int i, NDArray x, NDArray mask, double[] logSizes, boolean wantCls, boolean wantKeys,
                       boolean wantSimilarity, boolean inPlace, NDArray[] view) {
+        LowPrecisionKernels l = low;
+        if (l != null && !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            return l.attention(i, x, mask, logSizes, wantCls, wantKeys, wantSimilarity, inPlace, view);
+        }
         NDArray[] r = script.call("attention", x.getManager(), x, attnWeights[i],
                 mask == null ? noMask : new NDArray[] {mask}, logSizes == null ? noSizes : logSizes, flag(wantCls),
                 flag(wantKeys), flag(wantSimilarity), flag(inPlace));
@@ -211,6 +252,10 @@ final class BlockKernels implements AutoCloseable {
      * null) merges them first ({@link dev.vitrim.reduce.RowMerge}).
      */
     NDArray mlp(int i, NDArray x, boolean inPlace, dev.vitrim.reduce.RowMerge merge) {
+        LowPrecisionKernels l = low;
+        if (l != null && !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            return l.mlp(i, x, inPlace, merge);
+        }
         if (merge == null) {
             return script.call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), noIndex, noSizes, zero, zero)[0];
         }
@@ -224,6 +269,10 @@ final class BlockKernels implements AutoCloseable {
 
     @Override
     public void close() {
+        if (low != null) {
+            low.close();
+            low = null;
+        }
         for (IValue v : attnWeights) {
             v.close();
         }
