@@ -131,7 +131,9 @@ public final class EvalCommand implements Callable<Integer> {
 
     private int dense() throws Exception {
         dev.vitrim.engine.Torch.engine(common.threads);
+        modelOptions.precision.requested();
         try (DenseModel m = DenseModel.load(modelOptions.model)) {
+            modelOptions.precision.apply(m.backbone(), spec.commandLine().getErr());
             TokenReducer r = reduce.reducer(m.backbone());
             DenseDataset d = DenseData.open(data, DataHome.root(), m.config().imageSize());
             List<String> problems = d instanceof DenseData.CocoFolder ? ((DenseData.CocoFolder) d).problems()
