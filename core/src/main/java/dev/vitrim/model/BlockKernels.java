@@ -123,6 +123,15 @@ final class BlockKernels implements AutoCloseable {
         return now == null ? (onednn ? "onednn" : "aten") : now.route();
     }
 
+    /** Inference from now on in bf16 with the residual stream rounded too: to measure that choice (tests only). */
+    synchronized void useBf16Stream() {
+        LowPrecisionKernels old = low;
+        low = new LowPrecisionKernels(config, manager, Precision.BF16, attnArrays, mlpArrays, true);
+        if (old != null) {
+            old.close();
+        }
+    }
+
     /** The low-precision kernels that run inference now, or null (float32). */
     LowPrecisionKernels lowPrecision() {
         return low;

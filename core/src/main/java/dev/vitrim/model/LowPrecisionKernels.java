@@ -57,6 +57,15 @@ final class LowPrecisionKernels implements AutoCloseable {
      * where this libtorch cannot run the format at all.
      */
     LowPrecisionKernels(VitConfig c, NDManager manager, Precision precision, NDArray[][] attn, NDArray[][] mlp) {
+        this(c, manager, precision, attn, mlp, false);
+    }
+
+    /**
+     * {@code bf16Stream}: the alternative not taken, kept to measure it ({@code PrecisionChoicesTest}): bf16 also
+     * rounds the residual stream (each half adds in bfloat16, LayerNorm reads bfloat16).
+     */
+    LowPrecisionKernels(VitConfig c, NDManager manager, Precision precision, NDArray[][] attn, NDArray[][] mlp,
+                        boolean bf16Stream) {
         if (precision != Precision.BF16 && precision != Precision.INT8) {
             throw new IllegalArgumentException("no low-precision kernels for " + precision);
         }
@@ -80,7 +89,7 @@ final class LowPrecisionKernels implements AutoCloseable {
         for (String r : routes) {
             TorchScript s = null;
             try {
-                s = TorchScript.compile(manager, CLASS, source(c, precision, !r.equals("aten")));
+                s = TorchScript.compile(manager, CLASS, source(c, precision, !r.equals("aten"), bf16Stream));
                 prepare(s, c, r, attn, mlp);
                 trial(s, c, manager);
                 compiled = s;
@@ -204,8 +213,9 @@ final class LowPrecisionKernels implements AutoCloseable {
     }
 
     /** The TorchScript source; {@code onednn}: bf16 products through oneDNN's {@code _linear_pointwise}. */
-    static String source(VitConfig c, Precision p, boolean onednn) {
+    static String source(VitConfig c, Precision p, boolean onednn, boolean bf16Stream) {
         boolean int8 = p == Precision.INT8;
+        boolean stream = bf16Stream && !int8;
         String eps = Double.toString(c.eps());
         String d = Integer.toString(c.width());
         String dims = "[b, n, 3, " + c.heads() + ", " + c.headDim() + "]";
@@ -268,8 +278,11 @@ final class LowPrecisionKernels implements AutoCloseable {
         s.append("      in_place: bool) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor], Optional[Tensor]]:\n");
         s.append("    b = x.size(0)\n");
         s.append("    n = x.size(1)\n");
+        if (stream) {
+            s.append("    x = x.to(15)\n");
+        }
         s.append("    y = torch.layer_norm(x, [").append(d).append("], w[0], w[1], ").append(eps).append(")")
-                .append(toLow).append("\n");
+                .append(stream ? "" : toLow).append("\n");
         s.append("    qkv = self.lin(y, ").append(qkvLin).append(", \"none\").reshape(").append(dims)
                 .append(").permute([2, 0, 3, 1, 4])\n");
         s.append("    q = qkv[0]\n");
@@ -290,9 +303,10 @@ final class LowPrecisionKernels implements AutoCloseable {
         s.append("      abias = bias").append(toLow).append("\n");
         s.append("    o = torch.scaled_dot_product_attention(q, k, v, abias, 0.0, False, scale=1.0)\n");
         s.append("    a = self.lin(o.transpose(1, 2).reshape([b, n, ").append(d).append("]), ").append(projLin)
-                .append(", \"none\")").append(toF32).append("\n");
+                .append(", \"none\")").append(stream ? "" : toF32).append("\n");
         if (c.layerScale()) {
-            s.append("    a = torch.mul(a, w[").append(proj + 2).append("])\n");
+            s.append("    a = torch.mul(a, w[").append(proj + 2).append("]").append(stream ? ".to(15)" : "")
+                    .append(")\n");
         }
         s.append("    if in_place:\n");
         s.append("      x = x.add_(a)\n");
@@ -313,6 +327,9 @@ final class LowPrecisionKernels implements AutoCloseable {
         s.append("      mk = k").append(toF32).append(".sum([1])\n");
         s.append("      mn = torch.div(mk, torch.norm(mk, 2, [-1], True))\n");
         s.append("      sim = torch.bmm(mn[:, 0::2, :], mn[:, 1::2, :].transpose(1, 2))\n");
+        if (stream) {
+            s.append("    x = x.to(6)\n");
+        }
         s.append("    return (x, cls, keys, sim)\n");
         s.append(dev.vitrim.reduce.RowMerge.torchScript(CLASS));
         String fc1 = int8 ? "p[0]" : "w[2], w[3]";
@@ -322,12 +339,19 @@ final class LowPrecisionKernels implements AutoCloseable {
         s.append("      index: List[int], weight: List[float], out: int, r: int) -> Tensor:\n");
         s.append("    if len(index) > 0:\n");
         s.append("      x = self.merge(x, index, weight, out, r)\n");
+        if (stream) {
+            s.append("    x = x.to(15)\n");
+        }
         s.append("    y = torch.layer_norm(x, [").append(d).append("], w[0], w[1], ").append(eps).append(")")
-                .append(toLow).append("\n");
+                .append(stream ? "" : toLow).append("\n");
         s.append("    y = self.lin(self.lin(y, ").append(fc1).append(", \"gelu\"), ").append(fc2).append(", \"none\")")
-                .append(toF32).append("\n");
+                .append(stream ? "" : toF32).append("\n");
         if (c.layerScale()) {
-            s.append("    y = torch.mul(y, w[6])\n");
+            s.append("    y = torch.mul(y, w[6]").append(stream ? ".to(15)" : "").append(")\n");
+        }
+        if (stream) {
+            s.append("    return torch.add(x, y).to(6)\n");
+            return s.toString();
         }
         s.append("    if in_place:\n");
         s.append("      return x.add_(y)\n");

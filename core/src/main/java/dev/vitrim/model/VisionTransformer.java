@@ -118,6 +118,12 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
         return precision;
     }
 
+    /** bf16 with the residual stream rounded to bfloat16 too: the alternative measured in the tests, not offered. */
+    void useBf16StreamForMeasurement() {
+        kernels.useBf16Stream();
+        precision = new Precision.Choice(Precision.BF16, Precision.BF16, "bf16 with a bfloat16 residual stream");
+    }
+
     /** The arithmetic format inference runs in, and why ({@link #usePrecision}); fp32 unless set. */
     public Precision.Choice precision() {
         return precision;
