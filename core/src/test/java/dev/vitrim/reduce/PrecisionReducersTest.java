@@ -25,7 +25,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * <p>Bounds: pruning reducers (attn, EViT, Cropr) keep all but ≤ 1% (bf16) and ≤ 3% (int8) of the float32
  * positions; ToMe, whose bipartite matching picks among many near-equal cosine similarities, ≤ 10% and ≤ 15% (a flip
  * there swaps which of two nearly identical tokens absorbs the other). Measured on this model: bf16 0–0.25% for the
- * pruners, 4–6% for ToMe; int8 0–1.5% and up to 7%.
+ * pruners, 4–6% for ToMe; int8 0–1.5% for the pruners and up to 10% for ToMe.
  */
 class PrecisionReducersTest {
     static VisionTransformer plain;
