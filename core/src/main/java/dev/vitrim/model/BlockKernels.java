@@ -39,6 +39,8 @@ final class BlockKernels implements AutoCloseable {
     private final VitConfig config;
     /** Inference in bf16 or int8 (grad mode always runs the float32 kernels above), or null: float32. */
     private volatile LowPrecisionKernels low;
+    /** Grad mode with bfloat16 products (mixed precision: float32 weights, activations and gradients), or null. */
+    private volatile TorchScript trainBf16;
 
     /**
      * The matrix products of inference go to oneDNN ({@code mkldnn::_linear_pointwise}, fc1 fused with its GELU)
@@ -142,8 +144,34 @@ final class BlockKernels implements AutoCloseable {
         return onednn;
     }
 
+    /**
+     * Training from now on with bfloat16 products ({@code bf16} true) or float32 ones: in grad mode every linear layer
+     * of the blocks casts its input, weight and bias to bfloat16 for the product and its result back to float32, so
+     * the weights, the optimizer state, LayerNorm, attention and the residual stream stay float32 and autograd takes
+     * the gradients through the casts to the float32 weights (the scheme of PyTorch's CPU autocast).
+     */
+    synchronized void useTrainingBf16(boolean bf16) {
+        if (bf16 && trainBf16 == null) {
+            trainBf16 = TorchScript.compile(manager, CLASS, source(config, onednn, true));
+        } else if (!bf16 && trainBf16 != null) {
+            trainBf16.close();
+            trainBf16 = null;
+        }
+    }
+
+    /** The script that runs a call now: the bf16 training variant in grad mode when it is on, else the float32 one. */
+    private TorchScript scriptNow() {
+        TorchScript t = trainBf16;
+        return t != null && ai.djl.pytorch.jni.JniUtils.isGradMode() ? t : script;
+    }
+
     /** The TorchScript source for an architecture, its inference products on oneDNN or on ATen. */
     static String source(VitConfig c, boolean onednn) {
+        return source(c, onednn, false);
+    }
+
+    /** With {@code gradBf16}, products under autograd in bfloat16 (see {@link #useTrainingBf16}). */
+    static String source(VitConfig c, boolean onednn, boolean gradBf16) {
         int w = 3; // index of the next weight after norm1 and qkv.weight
         String qkvBias = c.qkvBias() ? "w[" + w++ + "]" : "None";
         int proj = w;
@@ -162,7 +190,14 @@ final class BlockKernels implements AutoCloseable {
             s.append("      sc = annotate(List[Optional[number]], [])\n");
             s.append("      return ops.mkldnn._linear_pointwise(x, w, b, act, sc, \"none\")\n");
         }
-        s.append("    y = torch.linear(x, w, b)\n");
+        if (gradBf16) {
+            s.append("    bb: Optional[Tensor] = None\n");
+            s.append("    if b is not None:\n");
+            s.append("      bb = b.to(15)\n");
+            s.append("    y = torch.linear(x.to(15), w.to(15), bb).to(6)\n");
+        } else {
+            s.append("    y = torch.linear(x, w, b)\n");
+        }
         s.append("    if act == \"gelu\":\n");
         s.append("      y = torch.gelu(y)\n");
         s.append("    return y\n");
@@ -247,7 +282,7 @@ final class BlockKernels implements AutoCloseable {
         if (l != null && !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
             return l.attention(i, x, mask, logSizes, wantCls, wantKeys, wantSimilarity, inPlace, view);
         }
-        NDArray[] r = script.call("attention", x.getManager(), x, attnWeights[i],
+        NDArray[] r = scriptNow().call("attention", x.getManager(), x, attnWeights[i],
                 mask == null ? noMask : new NDArray[] {mask}, logSizes == null ? noSizes : logSizes, flag(wantCls),
                 flag(wantKeys), flag(wantSimilarity), flag(inPlace));
         view[0] = r[1];
@@ -266,9 +301,10 @@ final class BlockKernels implements AutoCloseable {
             return l.mlp(i, x, inPlace, merge);
         }
         if (merge == null) {
-            return script.call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), noIndex, noSizes, zero, zero)[0];
+            return scriptNow().call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), noIndex, noSizes, zero,
+                    zero)[0];
         }
-        return script.call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), merge.index, merge.weight,
+        return scriptNow().call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), merge.index, merge.weight,
                 merge.out, merge.r)[0];
     }
 
@@ -278,6 +314,7 @@ final class BlockKernels implements AutoCloseable {
 
     @Override
     public void close() {
+        useTrainingBf16(false);
         if (low != null) {
             low.close();
             low = null;

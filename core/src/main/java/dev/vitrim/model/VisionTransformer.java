@@ -118,6 +118,26 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
         return precision;
     }
 
+    /**
+     * Sets the arithmetic of training (grad mode) and returns what was chosen and why: {@link Precision#BF16} is mixed
+     * precision — the blocks' linear layers compute their products, forward and backward, in bfloat16 while the
+     * weights, their gradients, the optimizer state, LayerNorm, attention and the residual stream stay float32;
+     * {@link Precision#AUTO} is bf16 where the CPU has AMX-BF16 or AVX512_BF16 and fp32 elsewhere; bf16 on a CPU
+     * without them runs emulated (slower than fp32, for checking only). {@link Precision#INT8} is refused: it is an
+     * inference format. Inference is unaffected ({@link #usePrecision}).
+     */
+    public Precision.Choice useTrainingPrecision(Precision requested) {
+        if (requested == Precision.INT8) {
+            throw new VitrimException("precision int8 is for inference: training runs fp32, bf16 or auto");
+        }
+        Precision.Choice c = requested.resolve();
+        kernels.useTrainingBf16(c.chosen() == Precision.BF16);
+        return c.chosen() == Precision.BF16
+                ? new Precision.Choice(requested, Precision.BF16, c.reason() + " (mixed precision: bfloat16 products, "
+                        + "float32 weights and optimizer state)")
+                : c;
+    }
+
     /** bf16 with the residual stream rounded to bfloat16 too: the alternative measured in the tests, not offered. */
     void useBf16StreamForMeasurement() {
         kernels.useBf16Stream();
