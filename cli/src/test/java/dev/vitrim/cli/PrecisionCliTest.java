@@ -119,6 +119,21 @@ class PrecisionCliTest {
     }
 
     @Test
+    void trainInBf16SaysItIsEmulatedHereAndInt8IsRefused() throws Exception {
+        Path data = tmp.resolve("colours");
+        new TrainCliTest().folder(data, 10);
+        Path model = tmp.resolve("m.safetensors");
+        CliTest.Run r = run("train", "--data", "folder:" + data, "--config", TrainCliTest.TINY, "--epochs", "1",
+                "--batch", "8", "--val-fraction", "0.2", "--precision", "bf16", "-o", model.toString(), "--no-progress");
+        assertThat(r.status()).as(r.err()).isZero();
+        assertThat(r.err()).contains("training precision bf16").contains("mixed precision")
+                .contains("warning: bf16 training on this CPU is slower than fp32");
+        assertThat(model).exists();
+        CliTest.assertBadInput(run("train", "--data", "folder:" + data, "--config", TrainCliTest.TINY, "--precision",
+                "int8", "-o", tmp.resolve("n.safetensors").toString()), "int8 is for inference");
+    }
+
+    @Test
     void badValuesAndCombinationsAreOneLineErrors() {
         CliTest.assertBadInput(run("forward", "--model", VIT.toString(), "--precision", "fp16", "--input",
                 GOLDEN.resolve("input_b2.npy").toString(), "--output", tmp.resolve("y.npy").toString()),
