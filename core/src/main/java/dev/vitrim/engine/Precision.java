@@ -104,7 +104,7 @@ public enum Precision {
      * The CPU's flags: the property {@value #FLAGS_PROPERTY} when set, otherwise the first {@code flags} line of
      * {@code /proc/cpuinfo}; empty where neither can be read (then {@link #AUTO} means fp32).
      */
-    public static Set<String> cpuFlags() {
+    static Set<String> cpuFlags() {
         String forced = System.getProperty(FLAGS_PROPERTY);
         if (forced != null) {
             return parseFlags(forced);
