@@ -48,6 +48,7 @@ public final class ArchOrModel {
         }
     }
 
+    /** The model in float32 (random weights for --arch, seed 0: every load gives the same ones). */
     VisionTransformer load() {
         return source.arch != null ? VisionTransformer.random(Presets.get(source.arch), 0)
                 : VisionTransformer.load(source.model, heads);

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vitrim.VitrimException;
 import dev.vitrim.arch.VitConfig;
+import dev.vitrim.engine.Precision;
 import dev.vitrim.engine.Torch;
 import dev.vitrim.eval.Benchmark;
 import dev.vitrim.model.VisionTransformer;
@@ -36,11 +37,16 @@ import picocli.CommandLine.Spec;
                         + "(an array of these for several batch sizes). --same-counts adds a third model to the "
                         + "rotation: the reducer's token counts with none of its work (same_counts_speedup, "
                         + "reducer_cost).",
+                "", "With --precision, each format listed runs interleaved with fp32 on the same batch (fp32, P1, "
+                        + "P2, fp32, …; with --reduce, the same reducer in every format): images/s, the speedup over "
+                        + "fp32 and the largest logit difference from fp32 on that batch, after a line per format "
+                        + "saying what runs and why (auto: bf16 where the CPU has AMX or AVX512_BF16, else fp32).",
                 "", "With --arch the weights are random (speed does not depend on them; token selection does a "
                         + "little, so use a trained --model for reduced timings that matter)."},
         footer = {"", "Examples:", "  vitrim bench --arch vit_small_patch16_224 --batch 1,8,32",
                 "  vitrim bench --arch vit_base_patch16_224 --batch 8 --reduce tome:r=13 --json",
-                "  vitrim bench --arch vit_small_patch16_224 --batch 1 --reduce attn --same-counts"})
+                "  vitrim bench --arch vit_small_patch16_224 --batch 1 --reduce attn --same-counts",
+                "  vitrim bench --arch vit_small_patch16_224 --batch 1,8 --precision int8,auto"})
 public final class BenchCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -83,6 +89,10 @@ public final class BenchCommand implements Callable<Integer> {
             + "baseline, and what the reducer's own scoring and merging cost on top.")
     boolean sameCounts;
 
+    @Option(names = "--precision", split = ",", paramLabel = "P", description = "Formats to compare with fp32, comma "
+            + "separated: bf16, int8, auto (fp32 alone: the plain benchmark). " + PrecisionOption.HELP)
+    List<String> precisions;
+
     @Override
     public Integer call() throws Exception {
         for (int b : batches) {
@@ -104,6 +114,23 @@ public final class BenchCommand implements Callable<Integer> {
                     + " needs --reduce (the reducer timed against it)");
         }
         TokenReducer counts = sameCounts ? new SameCounts(r, cfg) : null;
+        List<Precision> formats = new java.util.ArrayList<>();
+        if (precisions != null) {
+            for (String p : precisions) {
+                Precision f = Precision.parse(p);
+                if (f != Precision.FP32 && !formats.contains(f)) {
+                    formats.add(f);
+                }
+            }
+        }
+        if (!formats.isEmpty()) {
+            if (base != Reducers.NONE || sameCounts) {
+                throw new VitrimException("--precision compares formats on one reducer: it does not combine with "
+                        + (sameCounts ? "--same-counts" : "--baseline"));
+            }
+            precisions(r, formats);
+            return 0;
+        }
         try (VisionTransformer vit = model.load()) {
             if (r == Reducers.NONE) {
                 plain(vit);
@@ -172,6 +199,95 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (json) {
             out.println(om.writeValueAsString(doc));
+        }
+    }
+
+    /** fp32 and each format interleaved on the same batches, all with reducer {@code r}. */
+    private void precisions(TokenReducer r, List<Precision> formats) throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        List<VisionTransformer> models = new java.util.ArrayList<>();
+        List<Precision.Choice> choices = new java.util.ArrayList<>();
+        try {
+            models.add(model.load());
+            choices.add(models.get(0).precision());
+            for (Precision f : formats) {
+                VisionTransformer v = model.load();
+                models.add(v);
+                choices.add(v.usePrecision(f));
+            }
+            VitConfig c = models.get(0).config();
+            Macs.Plan plan = Macs.plan(c, r);
+            double ceiling = Benchmark.gemmCeilingGflops(models.get(0).manager());
+            ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+            ObjectNode doc = om.createObjectNode();
+            doc.put("model", model.name()).put("reduce", r.spec()).put("gmacs", plan.gmacs())
+                    .put("fp32_gemm_ceiling_gflops", ceiling)
+                    .put("threads", ai.djl.pytorch.jni.JniUtils.getNumThreads()).put("cpu", Benchmark.cpu());
+            ArrayNode fs = doc.putArray("precisions");
+            for (Precision.Choice ch : choices) {
+                fs.addObject().put("requested", ch.requested().label()).put("chosen", ch.chosen().label())
+                        .put("reason", ch.reason());
+            }
+            ArrayNode rows = doc.putArray("results");
+            if (!json) {
+                out.printf(Locale.ROOT, "%s, %s: %.3f GMACs/image%s, fp32 matmul ceiling %.1f GFLOP/s, %d threads (%s)%n",
+                        model.name(), r.spec(), plan.gmacs(), r.perImageCounts() ? " at most" : "", ceiling,
+                        doc.get("threads").asInt(), doc.get("cpu").asText());
+                for (Precision.Choice ch : choices) {
+                    out.printf(Locale.ROOT, "  %-5s %s%n", ch.requested().label(), ch.reason());
+                }
+                out.printf(Locale.ROOT, "%6s %9s %10s %10s %10s %9s %12s %6s%n", "batch", "precision", "images/s",
+                        "ms/image", "GFLOP/s", "vs fp32", "max|dlogit|", "runs");
+                out.flush();
+            }
+            for (int b : batches) {
+                double[] diff = new double[models.size()];
+                Benchmark.Timing[] t = onBatch(models.get(0), b, (m, x) -> {
+                    Runnable[] bodies = new Runnable[models.size()];
+                    for (int k = 0; k < bodies.length; k++) {
+                        bodies[k] = Benchmark.forward(m, x, models.get(k), r);
+                    }
+                    Benchmark.Timing[] timings = Benchmark.interleaved(warmup, runs, 1000, seconds, bodies);
+                    float[] ref = logits(m, x, models.get(0), r);
+                    for (int k = 1; k < bodies.length; k++) {
+                        float[] y = logits(m, x, models.get(k), r);
+                        for (int i = 0; i < y.length; i++) {
+                            diff[k] = Math.max(diff[k], Math.abs(y[i] - ref[i]));
+                        }
+                    }
+                    return timings;
+                });
+                double fp32Ips = b / (t[0].medianMs() / 1e3);
+                for (int k = 0; k < models.size(); k++) {
+                    double ips = b / (t[k].medianMs() / 1e3);
+                    double gflops = 2.0 * plan.macs() * ips / 1e9;
+                    rows.addObject().put("batch", b).put("precision", choices.get(k).requested().label())
+                            .put("runs_as", choices.get(k).chosen().label()).put("images_per_s", ips)
+                            .put("ms_per_image", t[k].medianMs() / b).put("gflops", gflops)
+                            .put("speedup_vs_fp32", ips / fp32Ips).put("max_abs_logit_diff", diff[k])
+                            .put("runs", t[k].runs());
+                    if (!json) {
+                        out.printf(Locale.ROOT, "%6d %9s %10.2f %10.2f %10.1f %8.2fx %12.4g %6d%n", b,
+                                choices.get(k).requested().label(), ips, t[k].medianMs() / b, gflops, ips / fp32Ips,
+                                diff[k], t[k].runs());
+                        out.flush();
+                    }
+                }
+            }
+            if (json) {
+                out.println(om.writeValueAsString(doc));
+            }
+        } finally {
+            for (VisionTransformer v : models) {
+                v.close();
+            }
+        }
+    }
+
+    private static float[] logits(NDManager m, NDArray x, VisionTransformer vit, TokenReducer r) {
+        try (NDManager s = m.newSubManager()) {
+            s.tempAttachAll(x);
+            return vit.forward(x, r, null).toFloatArray();
         }
     }
 

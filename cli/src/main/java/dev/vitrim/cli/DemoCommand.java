@@ -71,6 +71,9 @@ public final class DemoCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    @Mixin
+    PrecisionOption precision;
+
     @Option(names = {"-m", "--model"}, paramLabel = "PATH", defaultValue = "models/mnist-vit.safetensors",
             description = "The model (default: ${DEFAULT-VALUE}).")
     Path model;
@@ -166,6 +169,10 @@ public final class DemoCommand implements Callable<Integer> {
         Torch.engine(common.threads);
         try (VisionTransformer vit = VisionTransformer.load(model, 0);
              VisionTransformer croprVit = croprFile == null ? null : VisionTransformer.load(croprFile, 0)) {
+            precision.apply(vit, spec.commandLine().getErr());
+            if (croprVit != null) {
+                croprVit.usePrecision(precision.requested());
+            }
             VitConfig c = vit.config();
             StandardMethods.Lineup lineup;
             try {
@@ -262,7 +269,8 @@ public final class DemoCommand implements Callable<Integer> {
         if (!noPng) {
             prepare(scenesOut);
         }
-        return ScenesDemo.run(p, scenesLimit, noPng ? null : scenesOut, batch, spec.commandLine().getErr());
+        return ScenesDemo.run(p, scenesLimit, noPng ? null : scenesOut, batch, precision.requested(),
+                spec.commandLine().getErr());
     }
 
     /** The Token Cropr checkpoint of the cropr row, or null for none. */

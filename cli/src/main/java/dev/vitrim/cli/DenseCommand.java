@@ -48,6 +48,9 @@ abstract class DenseCommand implements Callable<Integer> {
     ReduceOptions reduce;
 
     @Mixin
+    PrecisionOption precision;
+
+    @Mixin
     CommonOptions common;
 
     @Option(names = {"-o", "--out"}, paramLabel = "DIR",
@@ -99,7 +102,9 @@ abstract class DenseCommand implements Callable<Integer> {
         List<DensePredictor.Result> results;
         List<String> classes;
         Torch.engine(common.threads);
+        precision.requested();
         try (DenseModel m = DenseModel.load(model)) {
+            precision.apply(m.backbone(), spec.commandLine().getErr());
             classes = m.classes();
             results = DensePredictor.predict(m, images, Reducers.parse(reduce.reduce, m.backbone()), batch, null);
         }

@@ -59,6 +59,11 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print {top1, top5, images, images_per_s, gmacs, per_class, tokens_per_block, per_class_tokens, reduce}; with a dense --task {miou, iou, box, mask, images, images_per_s, gmacs, reduce}.")
     boolean json;
 
+    @Option(names = "--against-fp32", description = "With --precision bf16, int8 or auto: also run the model in fp32 "
+            + "on the same images and report its top-1 and how many top-1 predictions the format changes "
+            + "(JSON: fp32_top1, top1_changed, top1_changed_images).")
+    boolean againstFp32;
+
     @Option(names = "--task", paramLabel = "TASK", defaultValue = "classify",
             description = "classify (top-1; e.g. scenes-1:test), or with a dense model on scenes:test or coco:DIR: "
                     + "segment (mIoU, per class and mean, accumulated over the whole set), detect (COCO box AP: AP, "
@@ -70,6 +75,9 @@ public final class EvalCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (batch < 1 || (limit != null && limit < 1)) {
             throw new VitrimException("--batch and --limit must be at least 1");
+        }
+        if (againstFp32 && !task.equals("classify")) {
+            throw new VitrimException("--against-fp32 compares top-1 predictions: it needs --task classify");
         }
         switch (task) {
             case "classify":
@@ -93,12 +101,33 @@ public final class EvalCommand implements Callable<Integer> {
             }
             ImageTransform t = new ImageTransform(vit.config().preprocess(), 0, false);
             Evaluation.Result res = Evaluation.run(vit, images, t, r, batch, null);
+            int changed = -1;
+            double fp32Top1 = Double.NaN;
+            if (againstFp32) {
+                int[] got = Evaluation.predictions(vit, images, t, r, batch);
+                int[] ref;
+                try (VisionTransformer fp32 = VisionTransformer.load(modelOptions.model, modelOptions.heads)) {
+                    ref = Evaluation.predictions(fp32, images, t, r, batch);
+                }
+                changed = 0;
+                int right = 0;
+                for (int i = 0; i < ref.length; i++) {
+                    changed += got[i] != ref[i] ? 1 : 0;
+                    right += ref[i] == images.label(i) ? 1 : 0;
+                }
+                fp32Top1 = (double) right / ref.length;
+            }
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
                 ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
                 ObjectNode o = om.createObjectNode();
                 o.put("data", data).put("reduce", r.spec()).put("top1", res.top1()).put("top5", res.top5())
                         .put("images", res.images()).put("images_per_s", res.imagesPerS()).put("gmacs", res.gmacs());
+                o.put("precision", vit.precision().chosen().label()).put("precision_reason", vit.precision().reason());
+                if (changed >= 0) {
+                    o.put("fp32_top1", fp32Top1).put("top1_changed", (double) changed / res.images())
+                            .put("top1_changed_images", changed);
+                }
                 o.set("per_class", om.valueToTree(res.perClass()));
                 o.set("tokens_per_block", om.valueToTree(res.meanTokens()));
                 o.set("per_class_tokens", om.valueToTree(res.perClassTokens()));
@@ -108,6 +137,11 @@ public final class EvalCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "%s on %s (%d images), %s%n", modelOptions.model, data, res.images(), r.spec());
             out.printf(Locale.ROOT, "top-1 %.2f%%  top-5 %.2f%%  %.1f images/s  %.4f GMACs/image%n", 100 * res.top1(),
                     100 * res.top5(), res.imagesPerS(), res.gmacs());
+            if (changed >= 0) {
+                out.printf(Locale.ROOT, "%s against fp32: fp32 top-1 %.2f%%; %d of %d top-1 predictions changed "
+                        + "(%.2f%%)%n", vit.precision().chosen().label(), 100 * fp32Top1, changed, res.images(),
+                        100.0 * changed / res.images());
+            }
             StringBuilder pc = new StringBuilder("per class:");
             for (int j = 0; j < res.perClass().length; j++) {
                 pc.append(String.format(Locale.ROOT, " %s %.1f%%", vit.config().label(j), 100 * res.perClass()[j]));
@@ -131,7 +165,9 @@ public final class EvalCommand implements Callable<Integer> {
 
     private int dense() throws Exception {
         dev.vitrim.engine.Torch.engine(common.threads);
+        modelOptions.precision.requested();
         try (DenseModel m = DenseModel.load(modelOptions.model)) {
+            modelOptions.precision.apply(m.backbone(), spec.commandLine().getErr());
             TokenReducer r = reduce.reducer(m.backbone());
             DenseDataset d = DenseData.open(data, DataHome.root(), m.config().imageSize());
             List<String> problems = d instanceof DenseData.CocoFolder ? ((DenseData.CocoFolder) d).problems()

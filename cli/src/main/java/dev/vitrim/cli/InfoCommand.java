@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vitrim.arch.VitConfig;
+import dev.vitrim.engine.Precision;
 import dev.vitrim.model.Checkpoint;
 import dev.vitrim.reduce.Macs;
 import java.io.PrintWriter;
@@ -16,7 +17,8 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "info", mixinStandardHelpOptions = true,
         description = "Show a checkpoint's architecture, parameter count, storage dtype, preprocessing and "
-                + "MACs per image, read from the file without running it.",
+                + "MACs per image, read from the file without running it, and the arithmetic format --precision "
+                + "chooses on this CPU (and why), with what auto would choose.",
         footer = {"", "Example:", "  vitrim info --model vit224/"})
 public final class InfoCommand implements Callable<Integer> {
     @Spec
@@ -34,6 +36,8 @@ public final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        Precision.Choice chosen = modelOptions.precision.requested().resolve();
+        Precision.Choice auto = Precision.AUTO.resolve();
         try (Checkpoint ck = Checkpoint.open(modelOptions.model, modelOptions.heads)) {
             VitConfig c = ck.config();
             long macs = Macs.unreduced(c);
@@ -52,6 +56,10 @@ public final class InfoCommand implements Callable<Integer> {
                 o.put("parameters", c.parameterCount());
                 o.put("dtype", ck.dtypes());
                 o.put("macs", macs);
+                ObjectNode p = o.putObject("precision");
+                p.put("requested", chosen.requested().label()).put("chosen", chosen.chosen().label())
+                        .put("reason", chosen.reason()).put("auto", auto.chosen().label())
+                        .put("auto_reason", auto.reason()).put("cpu", dev.vitrim.eval.Benchmark.cpu());
                 o.put("preprocess", PreprocessOptions.describe(c.preprocess()));
                 String dense = ck.source().metadata().get(dev.vitrim.dense.DenseModel.METADATA_KEY);
                 if (dense != null) {
@@ -69,6 +77,8 @@ public final class InfoCommand implements Callable<Integer> {
                     + " prefix)");
             out.printf(Locale.ROOT, "MACs/image    %.3f G (unreduced, %d px)%n", macs / 1e9, c.imageSize());
             out.println("preprocess    " + PreprocessOptions.describe(c.preprocess()));
+            out.println("precision     " + chosen.reason() + (chosen.requested() == Precision.AUTO ? ""
+                    : "; auto would run " + auto.reason()) + " (" + dev.vitrim.eval.Benchmark.cpu() + ")");
             long cropr = ck.source().names().stream().filter(n -> n.matches("cropr\\.\\d+\\.cross_attn\\.queries")).count();
             out.println("cropr queries " + (cropr == 0 ? "none (--reduce cropr needs a Cropr checkpoint)"
                     : cropr + " modules (--reduce cropr)"));

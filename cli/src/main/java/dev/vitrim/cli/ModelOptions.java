@@ -16,8 +16,24 @@ public final class ModelOptions {
             description = "Attention heads, when neither the file nor its config says (default: width/64).")
     int heads;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precision;
+
+    @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
+    picocli.CommandLine.Model.CommandSpec command;
+
+    /** Loads the model and sets its precision ({@code --precision}). */
     VisionTransformer load(CommonOptions common) {
+        precision.requested(); // a bad value fails before the model loads
         Torch.engine(common.threads);
-        return VisionTransformer.load(model, heads);
+        VisionTransformer vit = VisionTransformer.load(model, heads);
+        try {
+            precision.apply(vit, command != null && command.commandLine() != null ? command.commandLine().getErr()
+                    : new java.io.PrintWriter(System.err, true));
+            return vit;
+        } catch (RuntimeException e) {
+            vit.close();
+            throw e;
+        }
     }
 }

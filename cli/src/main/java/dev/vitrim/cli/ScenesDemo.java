@@ -74,7 +74,8 @@ final class ScenesDemo {
         }
     }
 
-    static Result run(Path model, int limit, Path picture, int batch, PrintWriter err) {
+    static Result run(Path model, int limit, Path picture, int batch, dev.vitrim.engine.Precision precision,
+                      PrintWriter err) {
         Fetcher f = new Fetcher(DataHome.root(), line -> {
             err.println("vitrim: " + line);
             err.flush();
@@ -87,6 +88,7 @@ final class ScenesDemo {
         SceneGenerator gen = SceneGenerator.open(DataHome.root());
         SceneDenseData test = SceneDenseData.fixed(gen, SceneSplit.TEST, false);
         try (DenseModel m = DenseModel.load(model)) {
+            m.backbone().usePrecision(precision);
             DenseEvaluator.Metrics metrics = DenseEvaluator.evaluate(m, test, Reducers.NONE, batch, limit, true, null);
             double bg = 0;
             int n = Math.min(limit, test.size());

@@ -198,6 +198,14 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Start over even if files of an earlier run exist at -o.")
     boolean overwrite;
 
+    @Option(names = "--precision", paramLabel = "fp32|bf16|auto", defaultValue = "fp32", description = "Arithmetic "
+            + "of training: fp32 (default), bf16 (mixed precision: the blocks' linear layers compute forward and "
+            + "backward products in bfloat16, while weights, gradients, optimizer state, LayerNorm, attention and the "
+            + "residual stream stay float32; fast on CPUs with AMX or AVX512_BF16, emulated and slower elsewhere, "
+            + "with a warning), auto (bf16 where the CPU has AMX or AVX512_BF16, else fp32). Validation and the "
+            + "saved model are float32. docs/precision.md.")
+    String precision;
+
     @Option(names = "--eval-batch", paramLabel = "B", defaultValue = "256",
             description = "Validation batch size (default: ${DEFAULT-VALUE}).")
     int evalBatch;
@@ -219,6 +227,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        trainingPrecision(); // a bad --precision fails before anything loads
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Torch.engine(common.threads);
@@ -335,7 +344,8 @@ public final class TrainCommand implements Callable<Integer> {
         }
         Trainer.Job job = new Trainer.Job(arch, initPath, newHead, trainSet, valSet, spec0.toString(),
                 cfg, output, resume, overwrite, evalBatch, dataOptions, reduceSpec, epochData);
-        Trainer.Summary sum = Trainer.run(job, new Listener(out, bar));
+        Trainer.Summary sum = Trainer.run(job, new Listener(out, bar, trainingPrecision(),
+                spec.commandLine().getErr()));
         out.printf(Locale.ROOT, "best: epoch %d, val acc %.2f%% -> %s%n", sum.bestEpoch(), 100 * sum.bestValAcc(),
                 sum.model());
         out.printf("last epoch: %s; resume state: %s; log: %s%n", sum.last(), sum.state(), sum.log());
@@ -447,7 +457,8 @@ public final class TrainCommand implements Callable<Integer> {
         dev.vitrim.train.DenseTrainer.Job job = new dev.vitrim.train.DenseTrainer.Job(arch, classes, initPath,
                 trainFor, valSet, vLimit, dataName.strip(), cfg, output, resume, overwrite,
                 evalBatch, stopAfter);
-        dev.vitrim.train.DenseTrainer.Summary sum = dev.vitrim.train.DenseTrainer.run(job, new DenseListener(out, bar));
+        dev.vitrim.train.DenseTrainer.Summary sum = dev.vitrim.train.DenseTrainer.run(job, new DenseListener(out, bar,
+                trainingPrecision(), spec.commandLine().getErr()));
         out.printf(Locale.ROOT, "best: epoch %d (mean of val mIoU and box AP %.4f) -> %s; log: %s%n", sum.bestEpoch(),
                 sum.bestScore(), sum.model(), sum.log());
         return 0;
@@ -479,10 +490,19 @@ public final class TrainCommand implements Callable<Integer> {
     static final class DenseListener implements dev.vitrim.train.DenseTrainer.Listener {
         private final PrintWriter out;
         private final EpochBar bar;
+        private final dev.vitrim.engine.Precision precision;
+        private final PrintWriter err;
 
-        DenseListener(PrintWriter out, boolean bar) {
+        DenseListener(PrintWriter out, boolean bar, dev.vitrim.engine.Precision precision, PrintWriter err) {
             this.out = out;
             this.bar = new EpochBar(bar);
+            this.precision = precision;
+            this.err = err;
+        }
+
+        @Override
+        public void modelReady(dev.vitrim.model.VisionTransformer vit) {
+            applyTrainingPrecision(vit, precision, err);
         }
 
         @Override
@@ -598,14 +618,46 @@ public final class TrainCommand implements Callable<Integer> {
         }
     }
 
+    /** {@code --precision} for training: int8 is refused before anything loads. */
+    private dev.vitrim.engine.Precision trainingPrecision() {
+        dev.vitrim.engine.Precision p = dev.vitrim.engine.Precision.parse(precision);
+        if (p == dev.vitrim.engine.Precision.INT8) {
+            throw new VitrimException("--precision int8 is for inference: training runs fp32, bf16 or auto");
+        }
+        return p;
+    }
+
+    /** Sets the model's training precision and says on {@code err} what runs, with a warning where it is emulated. */
+    static void applyTrainingPrecision(dev.vitrim.model.VisionTransformer vit, dev.vitrim.engine.Precision p,
+                                       PrintWriter err) {
+        dev.vitrim.engine.Precision.Choice c = vit.useTrainingPrecision(p);
+        if (p != dev.vitrim.engine.Precision.FP32) {
+            err.println("vitrim: training precision " + c.reason());
+            if (c.reason().contains("emulated")) {
+                err.println("vitrim: warning: bf16 training on this CPU is slower than fp32; use it to check results, "
+                        + "or --precision auto");
+            }
+            err.flush();
+        }
+    }
+
     /** Progress bar on stderr and one summary line per epoch on stdout. */
     static final class Listener implements Trainer.Listener {
         private final PrintWriter out;
         private final EpochBar bar;
+        private final dev.vitrim.engine.Precision precision;
+        private final PrintWriter err;
 
-        Listener(PrintWriter out, boolean bar) {
+        Listener(PrintWriter out, boolean bar, dev.vitrim.engine.Precision precision, PrintWriter err) {
             this.out = out;
             this.bar = new EpochBar(bar);
+            this.precision = precision;
+            this.err = err;
+        }
+
+        @Override
+        public void modelReady(dev.vitrim.model.VisionTransformer vit) {
+            applyTrainingPrecision(vit, precision, err);
         }
 
         @Override

@@ -136,20 +136,9 @@ public final class TorchScript implements AutoCloseable {
      * tuple, null for a {@code None} element.
      */
     public NDArray[] call(String method, NDManager out, Object... args) {
-        IValue[] in = new IValue[args.length];
-        boolean[] own = new boolean[args.length];
-        long[] handles = new long[args.length];
         IValue result = null;
         try {
-            for (int i = 0; i < args.length; i++) {
-                own[i] = !(args[i] instanceof IValue);
-                in[i] = own[i] ? toIValue(args[i]) : (IValue) args[i];
-                handles[i] = in[i].getHandle();
-            }
-            // "train" only means: no inference-mode guard. The thread's grad mode decides about autograd, as for any
-            // other op, and results stay normal tensors that DJL's own in-place ops may update.
-            long h = (long) RUN_METHOD.invoke(LIB, module.getHandle().longValue(), method, handles, true, false);
-            result = (IValue) NEW_IVALUE.invoke(h);
+            result = callValue(method, args);
             PtNDManager m = (PtNDManager) out;
             if (!result.isTuple()) {
                 return new NDArray[] {result.toTensor(m)};
@@ -164,6 +153,34 @@ public final class TorchScript implements AutoCloseable {
             return arrays;
         } catch (EngineException e) {
             throw new VitrimException("TorchScript kernel " + name + "." + method + " failed: " + e.getMessage());
+        } finally {
+            if (result != null) {
+                result.close();
+            }
+        }
+    }
+
+    /**
+     * Calls {@code method} (arguments as for {@link #call}) and returns its result as libtorch's own value, which the
+     * caller closes: for results that are not tensors, such as a prepacked weight object, to be passed to later
+     * calls as an argument.
+     */
+    public IValue callValue(String method, Object... args) {
+        IValue[] in = new IValue[args.length];
+        boolean[] own = new boolean[args.length];
+        long[] handles = new long[args.length];
+        try {
+            for (int i = 0; i < args.length; i++) {
+                own[i] = !(args[i] instanceof IValue);
+                in[i] = own[i] ? toIValue(args[i]) : (IValue) args[i];
+                handles[i] = in[i].getHandle();
+            }
+            // "train" only means: no inference-mode guard. The thread's grad mode decides about autograd, as for any
+            // other op, and results stay normal tensors that DJL's own in-place ops may update.
+            long h = (long) RUN_METHOD.invoke(LIB, module.getHandle().longValue(), method, handles, true, false);
+            return (IValue) NEW_IVALUE.invoke(h);
+        } catch (EngineException e) {
+            throw new VitrimException("TorchScript kernel " + name + "." + method + " failed: " + e.getMessage());
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable e) {
@@ -173,9 +190,6 @@ public final class TorchScript implements AutoCloseable {
                 if (own[i] && in[i] != null) {
                     in[i].close();
                 }
-            }
-            if (result != null) {
-                result.close();
             }
         }
     }

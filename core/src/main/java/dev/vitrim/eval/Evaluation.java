@@ -98,6 +98,35 @@ public final class Evaluation {
                 macs / n / 1e9, classTokens);
     }
 
+    /**
+     * The top-1 class of every image of {@code data}, in order (ties: the lower class), e.g. to count the predictions
+     * another precision or reducer changes.
+     */
+    public static int[] predictions(VisionTransformer vit, LabeledImages data, ImageTransform transform,
+                                    TokenReducer reducer, int batch) {
+        int k = vit.config().numClasses();
+        int s = transform.pre().size();
+        int[] out = new int[data.size()];
+        int done = 0;
+        try (BatchLoader loader = new BatchLoader(data, transform, batch, false, 0, 0, 2)) {
+            while (loader.hasNext()) {
+                BatchLoader.Batch b = loader.next();
+                FloatTensor logits = vit.forward(new FloatTensor(new long[] {b.size(), 3, s, s}, b.x()), reducer, null);
+                for (int i = 0; i < b.size(); i++) {
+                    int best = 0;
+                    for (int j = 1; j < k; j++) {
+                        if (logits.data()[i * k + j] > logits.data()[i * k + best]) {
+                            best = j;
+                        }
+                    }
+                    out[done + i] = best;
+                }
+                done += b.size();
+            }
+        }
+        return out;
+    }
+
     /** For reducers that prune after blocks (attn with mass): each block runs on the tokens that entered it. */
     private static double perImageMacs(VitConfig c, List<Trace.Block> blocks, Macs.Plan plan) {
         double m = Macs.patchEmbed(c, c.numPatches()) + Macs.head(c) + plan.overhead();

@@ -3,6 +3,7 @@ package dev.vitrim.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.jni.IValue;
 import dev.vitrim.arch.VitConfig;
+import dev.vitrim.engine.Precision;
 import dev.vitrim.engine.TorchScript;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,6 +33,14 @@ final class BlockKernels implements AutoCloseable {
     private final IValue zero;
     private final IValue yes;
     private final IValue no;
+    private final NDArray[][] attnArrays;
+    private final NDArray[][] mlpArrays;
+    private final ai.djl.ndarray.NDManager manager;
+    private final VitConfig config;
+    /** Inference in bf16 or int8 (grad mode always runs the float32 kernels above), or null: float32. */
+    private volatile LowPrecisionKernels low;
+    /** Grad mode with bfloat16 products (mixed precision: float32 weights, activations and gradients), or null. */
+    private volatile TorchScript trainBf16;
 
     /**
      * The matrix products of inference go to oneDNN ({@code mkldnn::_linear_pointwise}, fc1 fused with its GELU)
@@ -59,8 +68,12 @@ final class BlockKernels implements AutoCloseable {
         }
         this.onednn = compiled != null;
         script = compiled != null ? compiled : TorchScript.compile(manager, CLASS, source(c, false));
+        this.manager = manager;
+        this.config = c;
         attnWeights = new IValue[c.depth()];
         mlpWeights = new IValue[c.depth()];
+        attnArrays = new NDArray[c.depth()][];
+        mlpArrays = new NDArray[c.depth()][];
         for (int i = 0; i < c.depth(); i++) {
             String b = "blocks." + i + ".";
             List<NDArray> a = new ArrayList<>(List.of(params.get(b + "norm1.weight"), params.get(b + "norm1.bias"),
@@ -80,8 +93,10 @@ final class BlockKernels implements AutoCloseable {
                 m.add(params.get(b + "ls2.gamma"));
             }
             // the lists hold the parameter tensors themselves: in-place updates (training) are seen
-            attnWeights[i] = TorchScript.constant(a.toArray(new NDArray[0]));
-            mlpWeights[i] = TorchScript.constant(m.toArray(new NDArray[0]));
+            attnArrays[i] = a.toArray(new NDArray[0]);
+            mlpArrays[i] = m.toArray(new NDArray[0]);
+            attnWeights[i] = TorchScript.constant(attnArrays[i]);
+            mlpWeights[i] = TorchScript.constant(mlpArrays[i]);
         }
         noMask = TorchScript.constant(new NDArray[0]);
         noSizes = TorchScript.constant(new double[0]);
@@ -91,13 +106,72 @@ final class BlockKernels implements AutoCloseable {
         no = TorchScript.constant(false);
     }
 
+    /**
+     * Runs inference in {@code precision} from now on: {@link Precision#FP32} these kernels, {@link Precision#BF16}
+     * or {@link Precision#INT8} {@link LowPrecisionKernels} built from the current weights (converted once here).
+     * Returns how the products run ("onednn", "aten", "onednn-packed", "fbgemm"). Grad mode always runs float32.
+     */
+    synchronized String usePrecision(Precision precision) {
+        LowPrecisionKernels old = low;
+        if (precision == Precision.FP32) {
+            low = null;
+        } else if (old == null || old.precision() != precision) {
+            low = new LowPrecisionKernels(config, manager, precision, attnArrays, mlpArrays);
+        }
+        if (old != null && old != low) {
+            old.close();
+        }
+        LowPrecisionKernels now = low;
+        return now == null ? (onednn ? "onednn" : "aten") : now.route();
+    }
+
+    /** Inference from now on in bf16 with the residual stream rounded too: to measure that choice (tests only). */
+    synchronized void useBf16Stream() {
+        LowPrecisionKernels old = low;
+        low = new LowPrecisionKernels(config, manager, Precision.BF16, attnArrays, mlpArrays, true);
+        if (old != null) {
+            old.close();
+        }
+    }
+
+    /** The low-precision kernels that run inference now, or null (float32). */
+    LowPrecisionKernels lowPrecision() {
+        return low;
+    }
+
     /** Whether inference runs its matrix products on oneDNN. */
     boolean onednn() {
         return onednn;
     }
 
+    /**
+     * Training from now on with bfloat16 products ({@code bf16} true) or float32 ones: in grad mode every linear layer
+     * of the blocks casts its input, weight and bias to bfloat16 for the product and its result back to float32, so
+     * the weights, the optimizer state, LayerNorm, attention and the residual stream stay float32 and autograd takes
+     * the gradients through the casts to the float32 weights (the scheme of PyTorch's CPU autocast).
+     */
+    synchronized void useTrainingBf16(boolean bf16) {
+        if (bf16 && trainBf16 == null) {
+            trainBf16 = TorchScript.compile(manager, CLASS, source(config, onednn, true));
+        } else if (!bf16 && trainBf16 != null) {
+            trainBf16.close();
+            trainBf16 = null;
+        }
+    }
+
+    /** The script that runs a call now: the bf16 training variant in grad mode when it is on, else the float32 one. */
+    private TorchScript scriptNow() {
+        TorchScript t = trainBf16;
+        return t != null && ai.djl.pytorch.jni.JniUtils.isGradMode() ? t : script;
+    }
+
     /** The TorchScript source for an architecture, its inference products on oneDNN or on ATen. */
     static String source(VitConfig c, boolean onednn) {
+        return source(c, onednn, false);
+    }
+
+    /** With {@code gradBf16}, products under autograd in bfloat16 (see {@link #useTrainingBf16}). */
+    static String source(VitConfig c, boolean onednn, boolean gradBf16) {
         int w = 3; // index of the next weight after norm1 and qkv.weight
         String qkvBias = c.qkvBias() ? "w[" + w++ + "]" : "None";
         int proj = w;
@@ -116,7 +190,14 @@ final class BlockKernels implements AutoCloseable {
             s.append("      sc = annotate(List[Optional[number]], [])\n");
             s.append("      return ops.mkldnn._linear_pointwise(x, w, b, act, sc, \"none\")\n");
         }
-        s.append("    y = torch.linear(x, w, b)\n");
+        if (gradBf16) {
+            s.append("    bb: Optional[Tensor] = None\n");
+            s.append("    if b is not None:\n");
+            s.append("      bb = b.to(15)\n");
+            s.append("    y = torch.linear(x.to(15), w.to(15), bb).to(6)\n");
+        } else {
+            s.append("    y = torch.linear(x, w, b)\n");
+        }
         s.append("    if act == \"gelu\":\n");
         s.append("      y = torch.gelu(y)\n");
         s.append("    return y\n");
@@ -197,7 +278,11 @@ final class BlockKernels implements AutoCloseable {
      */
     NDArray attention(int i, NDArray x, NDArray mask, double[] logSizes, boolean wantCls, boolean wantKeys,
                       boolean wantSimilarity, boolean inPlace, NDArray[] view) {
-        NDArray[] r = script.call("attention", x.getManager(), x, attnWeights[i],
+        LowPrecisionKernels l = low;
+        if (l != null && !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            return l.attention(i, x, mask, logSizes, wantCls, wantKeys, wantSimilarity, inPlace, view);
+        }
+        NDArray[] r = scriptNow().call("attention", x.getManager(), x, attnWeights[i],
                 mask == null ? noMask : new NDArray[] {mask}, logSizes == null ? noSizes : logSizes, flag(wantCls),
                 flag(wantKeys), flag(wantSimilarity), flag(inPlace));
         view[0] = r[1];
@@ -211,10 +296,15 @@ final class BlockKernels implements AutoCloseable {
      * null) merges them first ({@link dev.vitrim.reduce.RowMerge}).
      */
     NDArray mlp(int i, NDArray x, boolean inPlace, dev.vitrim.reduce.RowMerge merge) {
-        if (merge == null) {
-            return script.call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), noIndex, noSizes, zero, zero)[0];
+        LowPrecisionKernels l = low;
+        if (l != null && !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            return l.mlp(i, x, inPlace, merge);
         }
-        return script.call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), merge.index, merge.weight,
+        if (merge == null) {
+            return scriptNow().call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), noIndex, noSizes, zero,
+                    zero)[0];
+        }
+        return scriptNow().call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), merge.index, merge.weight,
                 merge.out, merge.r)[0];
     }
 
@@ -224,6 +314,11 @@ final class BlockKernels implements AutoCloseable {
 
     @Override
     public void close() {
+        useTrainingBf16(false);
+        if (low != null) {
+            low.close();
+            low = null;
+        }
         for (IValue v : attnWeights) {
             v.close();
         }

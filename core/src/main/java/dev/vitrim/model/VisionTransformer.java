@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.vitrim.VitrimException;
 import dev.vitrim.arch.VitConfig;
+import dev.vitrim.engine.Precision;
 import dev.vitrim.engine.Torch;
 import dev.vitrim.engine.TorchScript;
 import dev.vitrim.io.FloatTensor;
@@ -48,6 +49,7 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
     private final NDArray normW, normB, headW, headB, headDistW, headDistB;
 
     private final BlockKernels kernels;
+    private volatile Precision.Choice precision = Precision.FP32.resolve();
     private volatile boolean eager = "eager".equals(System.getProperty("vitrim.kernels"));
     private volatile int microBatchImages = forcedMicroBatch(); // 0: sized to the caches
 
@@ -124,6 +126,54 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
     }
 
     /**
+     * Sets the arithmetic format of the transformer blocks at inference and returns what was chosen and why
+     * ({@link Precision#AUTO}: bf16 where the CPU has AMX-BF16 or AVX512_BF16, fp32 elsewhere). bf16 and int8 convert
+     * the blocks' linear weights once, here; the patch embedding, the head, LayerNorm, the residual stream and the
+     * scores reducers read stay float32, so every reducer works unchanged. Training (grad mode) always runs float32.
+     * Call before forwards start, and again after changing weights in place ({@link #refreshCaches} does).
+     * Errors: a {@link VitrimException} where libtorch cannot run the format on this CPU. Details:
+     * docs/precision.md.
+     */
+    public Precision.Choice usePrecision(Precision requested) {
+        Precision.Choice c = requested.resolve();
+        String route = kernels.usePrecision(c.chosen());
+        precision = c.chosen() == Precision.FP32 ? c
+                : new Precision.Choice(requested, c.chosen(), c.reason() + " (linear layers: " + route + ")");
+        return precision;
+    }
+
+    /**
+     * Sets the arithmetic of training (grad mode) and returns what was chosen and why: {@link Precision#BF16} is mixed
+     * precision — the blocks' linear layers compute their products, forward and backward, in bfloat16 while the
+     * weights, their gradients, the optimizer state, LayerNorm, attention and the residual stream stay float32;
+     * {@link Precision#AUTO} is bf16 where the CPU has AMX-BF16 or AVX512_BF16 and fp32 elsewhere; bf16 on a CPU
+     * without them runs emulated (slower than fp32, for checking only). {@link Precision#INT8} is refused: it is an
+     * inference format. Inference is unaffected ({@link #usePrecision}).
+     */
+    public Precision.Choice useTrainingPrecision(Precision requested) {
+        if (requested == Precision.INT8) {
+            throw new VitrimException("precision int8 is for inference: training runs fp32, bf16 or auto");
+        }
+        Precision.Choice c = requested.resolve();
+        kernels.useTrainingBf16(c.chosen() == Precision.BF16);
+        return c.chosen() == Precision.BF16
+                ? new Precision.Choice(requested, Precision.BF16, c.reason() + " (mixed precision: bfloat16 products, "
+                        + "float32 weights and optimizer state)")
+                : c;
+    }
+
+    /** bf16 with the residual stream rounded to bfloat16 too: the alternative measured in the tests, not offered. */
+    void useBf16StreamForMeasurement() {
+        kernels.useBf16Stream();
+        precision = new Precision.Choice(Precision.BF16, Precision.BF16, "bf16 with a bfloat16 residual stream");
+    }
+
+    /** The arithmetic format inference runs in, and why ({@link #usePrecision}); fp32 unless set. */
+    public Precision.Choice precision() {
+        return precision;
+    }
+
+    /**
      * Recomputes what the inference path derives from the weights once (prefix tokens plus their position
      * embedding, resampled position embeddings). Call after changing parameters in place, as training does.
      */
@@ -141,12 +191,31 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
         posPatches = pos.get(new NDIndex(":, {}:, :", pre)).toFloatArray();
         long native_ = gridKey(cfg.gridH(), cfg.gridW());
         posEmbedByGrid.keySet().removeIf(k -> k != native_); // the native grid is a view of pos_embed itself
+        if (precision.chosen() != Precision.FP32) {
+            kernels.usePrecision(Precision.FP32);
+            kernels.usePrecision(precision.chosen()); // the low-precision copies from the new weights
+        }
     }
 
     /** Loads a checkpoint file or folder; {@code heads} &gt; 0 overrides the head count. */
     public static VisionTransformer load(Path path, int heads) {
         try (Checkpoint ck = Checkpoint.open(path, heads)) {
             return load(ck);
+        }
+    }
+
+    /**
+     * Loads a checkpoint and sets its inference {@code precision} ({@link #usePrecision}); {@code heads} &gt; 0
+     * overrides the head count.
+     */
+    public static VisionTransformer load(Path path, int heads, Precision precision) {
+        VisionTransformer vit = load(path, heads);
+        try {
+            vit.usePrecision(precision);
+            return vit;
+        } catch (RuntimeException e) {
+            vit.close();
+            throw e;
         }
     }
 
@@ -574,6 +643,10 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
         boolean sim = pass.needsKeySimilarity(i);
         NDArray[] view = new NDArray[3];
         NDArray x;
+        if (eager && precision.chosen() != Precision.FP32 && !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            throw new VitrimException("the eager blocks (-Dvitrim.kernels=eager) run fp32 only, but this model runs "
+                    + precision.chosen().label() + ": use precision fp32");
+        }
         if (eager) {
             NDArray bias = t.keyMask;
             if (prop) {

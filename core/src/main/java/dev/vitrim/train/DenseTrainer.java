@@ -53,6 +53,9 @@ public final class DenseTrainer {
         default void epochEnd(ObjectNode log) {}
 
         default void message(String line) {}
+
+        /** As {@link Trainer.Listener#modelReady}: the backbone, before the first step. */
+        default void modelReady(VisionTransformer vit) {}
     }
 
     /**
@@ -112,6 +115,7 @@ public final class DenseTrainer {
         LrSchedule schedule = new LrSchedule(cfg.lr(), cfg.minLr(), Math.round(cfg.warmupEpochs() * steps),
                 (long) cfg.epochs() * steps);
         VisionTransformer vit = model.backbone();
+        l.modelReady(vit);
         int stride = vit.config().patchSize();
         int s = vit.config().imageSize();
         ExecutorService loader = Executors.newSingleThreadExecutor(r -> {

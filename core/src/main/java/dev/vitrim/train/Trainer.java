@@ -60,6 +60,12 @@ public final class Trainer {
         default void epochEnd(EpochResult r) {}
 
         default void message(String line) {}
+
+        /**
+         * Once the model is built, before the first step: where a caller sets what the model needs for the run,
+         * e.g. its training precision ({@link VisionTransformer#useTrainingPrecision}).
+         */
+        default void modelReady(VisionTransformer vit) {}
     }
 
     /**
@@ -188,6 +194,7 @@ public final class Trainer {
         VisionTransformer vit;
         try {
             vit = buildModel(job, state);
+            l.modelReady(vit);
             if (state != null) {
                 red.reducer().restoreState(state.model());
             }
