@@ -1,6 +1,7 @@
 package dev.vitrim.api;
 
 import dev.vitrim.VitrimException;
+import dev.vitrim.engine.Precision;
 import java.util.Locale;
 
 /**
@@ -18,12 +19,11 @@ import java.util.Locale;
  *   <li>{@link #kernels()}: how the transformer blocks run;</li>
  *   <li>{@link #linear()}: which library runs the inference matrix products;</li>
  *   <li>{@link #microBatch()}: images per micro-batch of a large batch; 0 (the default) sizes them to the caches;</li>
- *   <li>{@link #batch()}: images per forward in the batch methods ({@link VitrimModel#classifyFiles}); default 8.</li>
+ *   <li>{@link #batch()}: images per forward in the batch methods ({@link VitrimModel#classifyFiles}); default 8;</li>
+ *   <li>{@link #precision()}: the arithmetic of the transformer blocks ({@link Precision}: fp32 by default,
+ *   {@code AUTO} = bf16 where the CPU has AMX or AVX512_BF16); the weights are converted once, at load
+ *   ({@link VitrimModel#precision()} says what runs and why).</li>
  * </ul>
- *
- * <p>A numeric-precision option (weights and activations in a narrower float type) belongs here, next to the
- * kernels: like them it is chosen when the weights are loaded ({@link Vitrim#load(java.nio.file.Path, LoadOptions)}
- * applies them).
  */
 public final class LoadOptions {
     /** How the two halves of each transformer block run. */
@@ -47,13 +47,15 @@ public final class LoadOptions {
     private final Linear linear;
     private final int microBatch;
     private final int batch;
+    private final Precision precision;
 
-    private LoadOptions(int heads, Kernels kernels, Linear linear, int microBatch, int batch) {
+    private LoadOptions(int heads, Kernels kernels, Linear linear, int microBatch, int batch, Precision precision) {
         if (heads < 0) {
             throw new VitrimException("heads: must be 0 (from the file) or positive, got " + heads);
         }
-        if (kernels == null || linear == null) {
-            throw new VitrimException((kernels == null ? "kernels" : "linear") + ": must not be null");
+        if (kernels == null || linear == null || precision == null) {
+            throw new VitrimException((kernels == null ? "kernels" : linear == null ? "linear" : "precision")
+                    + ": must not be null");
         }
         if (microBatch < 0) {
             throw new VitrimException("microBatch: must be 0 (automatic) or positive, got " + microBatch);
@@ -66,6 +68,12 @@ public final class LoadOptions {
         this.linear = linear;
         this.microBatch = microBatch;
         this.batch = batch;
+        this.precision = precision;
+    }
+
+    /** The arithmetic of the transformer blocks at inference. */
+    public Precision precision() {
+        return precision;
     }
 
     /** Attention heads; 0: from the file (or width / 64). */
@@ -109,48 +117,53 @@ public final class LoadOptions {
         return new LoadOptions(0,
                 k != null && k.trim().toLowerCase(Locale.ROOT).equals("eager") ? Kernels.EAGER : Kernels.TORCHSCRIPT,
                 l != null && l.trim().toLowerCase(Locale.ROOT).equals("aten") ? Linear.ATEN : Linear.ONEDNN,
-                micro, 8);
+                micro, 8, Precision.FP32);
     }
 
     /** With {@code h} attention heads (0: from the file). */
     public LoadOptions withHeads(int h) {
-        return new LoadOptions(h, kernels, linear, microBatch, batch);
+        return new LoadOptions(h, kernels, linear, microBatch, batch, precision);
     }
 
     /** With the blocks run as {@code k}. */
     public LoadOptions withKernels(Kernels k) {
-        return new LoadOptions(heads, k, linear, microBatch, batch);
+        return new LoadOptions(heads, k, linear, microBatch, batch, precision);
     }
 
     /** With the inference matrix products on {@code l}. */
     public LoadOptions withLinear(Linear l) {
-        return new LoadOptions(heads, kernels, l, microBatch, batch);
+        return new LoadOptions(heads, kernels, l, microBatch, batch, precision);
     }
 
     /** With micro-batches of {@code images} (0: sized to the caches). */
     public LoadOptions withMicroBatch(int images) {
-        return new LoadOptions(heads, kernels, linear, images, batch);
+        return new LoadOptions(heads, kernels, linear, images, batch, precision);
     }
 
     /** With {@code images} per forward in the batch methods. */
     public LoadOptions withBatch(int images) {
-        return new LoadOptions(heads, kernels, linear, microBatch, images);
+        return new LoadOptions(heads, kernels, linear, microBatch, images, precision);
+    }
+
+    /** With the blocks computing in {@code p} (fp32, bf16, int8 or auto). */
+    public LoadOptions withPrecision(Precision p) {
+        return new LoadOptions(heads, kernels, linear, microBatch, batch, p);
     }
 
     @Override
     public boolean equals(Object o) {
         return o instanceof LoadOptions l && l.heads == heads && l.kernels == kernels && l.linear == linear
-                && l.microBatch == microBatch && l.batch == batch;
+                && l.microBatch == microBatch && l.batch == batch && l.precision == precision;
     }
 
     @Override
     public int hashCode() {
-        return java.util.Objects.hash(heads, kernels, linear, microBatch, batch);
+        return java.util.Objects.hash(heads, kernels, linear, microBatch, batch, precision);
     }
 
     @Override
     public String toString() {
         return "LoadOptions[heads=" + heads + ", kernels=" + kernels + ", linear=" + linear + ", microBatch="
-                + microBatch + ", batch=" + batch + "]";
+                + microBatch + ", batch=" + batch + ", precision=" + precision + "]";
     }
 }

@@ -95,6 +95,12 @@ public final class VitrimModel implements AutoCloseable {
     private static void configure(VisionTransformer vit, LoadOptions o) {
         vit.useEagerBlocks(o.kernels() == LoadOptions.Kernels.EAGER);
         vit.useMicroBatch(o.microBatch());
+        vit.usePrecision(o.precision());
+    }
+
+    /** The arithmetic the blocks run in and why ({@link LoadOptions#withPrecision}; e.g. auto → fp32 on AVX2). */
+    public dev.vitrim.engine.Precision.Choice precision() {
+        return weights.vit.precision();
     }
 
     // ------------------------------------------------------------------------------------------- configuration

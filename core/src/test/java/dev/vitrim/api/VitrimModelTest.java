@@ -156,6 +156,32 @@ class VitrimModelTest {
     }
 
     @Test
+    void precisionIsALoadOptionAndSaysWhatRuns() {
+        ClassProbabilities ref = vit.classify(DOG);
+        assertThat(vit.precision().chosen()).isEqualTo(dev.vitrim.engine.Precision.FP32);
+        dev.vitrim.engine.Precision.Choice auto = dev.vitrim.engine.Precision.AUTO.resolve();
+        try (VitrimModel a = Vitrim.load(Golden.path("vit224"),
+                LoadOptions.defaults().withPrecision(dev.vitrim.engine.Precision.AUTO))) {
+            assertThat(a.precision().chosen()).isEqualTo(auto.chosen());
+            if (auto.chosen() == dev.vitrim.engine.Precision.FP32) { // a CPU without bf16: fp32, bit for bit
+                assertThat(a.classify(DOG).logits()).containsExactly(ref.logits());
+            }
+        }
+        try (VitrimModel q = Vitrim.load(Golden.path("vit224"),
+                LoadOptions.defaults().withPrecision(dev.vitrim.engine.Precision.INT8))) {
+            assertThat(q.precision().chosen()).isEqualTo(dev.vitrim.engine.Precision.INT8);
+            float[] got = q.classify(DOG).logits();
+            float max = 0;
+            for (float v : ref.logits()) {
+                max = Math.max(max, Math.abs(v));
+            }
+            // int8 weights (2^-7 relative steps per channel) through the blocks: a few percent of the largest logit
+            assertThat(got).usingComparatorWithPrecision(0.1f * max).containsExactly(ref.logits());
+            assertThat(q.classify(DOG).best().index()).isEqualTo(ref.best().index());
+        }
+    }
+
+    @Test
     void threadsCanShareOneModel() throws Exception {
         VitrimModel tome = vit.reduce("tome:r=10");
         float[] dog = tome.classify(DOG).logits();
