@@ -91,6 +91,47 @@ public final class OnnxModel implements AutoCloseable {
         }
     }
 
+    /**
+     * The evaluation transform vitrim's export recorded in the model, or null for a graph from elsewhere (the caller
+     * then has to say how to preprocess).
+     */
+    public dev.vitrim.image.PreprocessConfig preprocess() {
+        String v = metadata().get(OnnxExport.META_PREPROCESS);
+        if (v == null) {
+            return null;
+        }
+        Map<String, String> kv = new LinkedHashMap<>();
+        for (String part : v.split(";")) {
+            int eq = part.indexOf('=');
+            if (eq > 0) {
+                kv.put(part.substring(0, eq), part.substring(eq + 1));
+            }
+        }
+        try {
+            return new dev.vitrim.image.PreprocessConfig(Integer.parseInt(kv.get("size")),
+                    Double.parseDouble(kv.get("crop_pct")), triple(kv.get("mean")), triple(kv.get("std")),
+                    dev.vitrim.image.Interpolation.valueOf(kv.get("interpolation")));
+        } catch (RuntimeException e) {
+            throw new VitrimException(what + ": unreadable metadata " + OnnxExport.META_PREPROCESS + " '" + v + "'");
+        }
+    }
+
+    private static float[] triple(String v) {
+        String[] p = v.split(",");
+        return new float[] {Float.parseFloat(p[0]), Float.parseFloat(p[1]), Float.parseFloat(p[2])};
+    }
+
+    /** The class names vitrim's export recorded (empty when none: classes are then named by index). */
+    public java.util.List<String> labels() {
+        String v = metadata().get(OnnxExport.META_LABELS);
+        return v == null ? java.util.List.of() : java.util.List.of(v.split("\n", -1));
+    }
+
+    /** The reducer spec the graph was exported with ({@code none}), or null for a graph from elsewhere. */
+    public String reduceSpec() {
+        return metadata().get(OnnxExport.META_SPEC);
+    }
+
     /** Checks images [B,3,H,W] against the graph's input; throws naming the mismatch. */
     public void checkInput(long[] s, String from) {
         if (s.length != 4) {
