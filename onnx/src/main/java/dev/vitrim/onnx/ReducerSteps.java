@@ -74,6 +74,8 @@ final class ReducerSteps {
                     + "mass (the schedule's counts), or run this reducer in vitrim");
         }
         for (String part : spec.split("\\+")) {
+            // a canonical spec names EViT's default blocks "at=default", which the parser does not take back
+            part = part.replace(",at=default", "").replace("at=default,", "");
             TokenReducer r = Reducers.parse(part);
             Map<String, String> p = params(part);
             if (r instanceof EVit) {

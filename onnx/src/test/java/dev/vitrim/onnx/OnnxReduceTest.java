@@ -60,6 +60,10 @@ class OnnxReduceTest {
         }
         // no reference fixture: vitrim is the reference (its own golden tests tie it to PyTorch)
         out.add(Arguments.of("-", "random:keep=0.7,at=1/3/4,seed=0"));
+        out.add(Arguments.of("-", "random"));
+        out.add(Arguments.of("-", "evit"));
+        out.add(Arguments.of("-", "attn"));
+        out.add(Arguments.of("-", "tome"));
         out.add(Arguments.of("-", "random:R=8,llf=true,seed=3"));
         out.add(Arguments.of("-", "random:R=12,llf=false,seed=1"));
         out.add(Arguments.of("-", "evit:keep=0.6,at=1,fuse=true+tome:r=0/0/8/8/8/8"));
