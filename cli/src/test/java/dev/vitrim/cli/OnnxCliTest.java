@@ -65,6 +65,32 @@ class OnnxCliTest {
     }
 
     @Test
+    void evalOnOnnxRuntimeAgreesWithVitrim() throws Exception {
+        // five classes, as the model has, from the golden images
+        Path data = tmp.resolve("five");
+        String[] files = {"dog.jpg", "rgb_landscape.png", "icc_rgb.jpg", "palette.png", "rgb_portrait.png",
+            "progressive.jpg", "rgba.png", "subsampling444.jpg", "rgb_wide.png", "baseline.jpg"};
+        for (int i = 0; i < files.length; i++) {
+            Path dir = data.resolve("c" + (i % 5));
+            Files.createDirectories(dir);
+            Files.copy(GOLDEN.resolve("images").resolve(files[i]), dir.resolve(files[i]));
+        }
+        CliTest.Run ort = run("eval", "--model", VIT224.toString(), "--data", "folder:" + data, "--reduce", "evit",
+                "--runtime", "onnxruntime", "--json");
+        CliTest.Run vit = run("eval", "--model", VIT224.toString(), "--data", "folder:" + data, "--reduce", "evit",
+                "--json");
+        assertThat(ort.status()).as(ort.err()).isZero();
+        assertThat(vit.status()).as(vit.err()).isZero();
+        JsonNode o = new ObjectMapper().readTree(ort.out());
+        JsonNode v = new ObjectMapper().readTree(vit.out());
+        assertThat(o.get("images").asInt()).isEqualTo(10);
+        assertThat(o.get("top1").asDouble()).isEqualTo(v.get("top1").asDouble());
+        assertThat(o.get("per_class")).isEqualTo(v.get("per_class"));
+        assertThat(o.get("gmacs").asDouble()).isEqualTo(v.get("gmacs").asDouble());
+        assertThat(o.get("tokens_per_block")).isEqualTo(v.get("tokens_per_block"));
+    }
+
+    @Test
     void benchComparesRuntimes() throws Exception {
         CliTest.Run r = run("bench", "--model", VIT224.toString(), "--runtime", "vitrim,onnxruntime", "--reduce", "evit",
                 "--batch", "2", "--warmup", "0", "--runs", "2", "--seconds", "0", "--json");
