@@ -36,6 +36,8 @@ public final class OnnxExport {
     public static final String INPUT = "images";
     /** The graph's main output: float32 logits [B,classes]. */
     public static final String OUTPUT = "logits";
+    /** The output of a dense model's graph: float32 maps [B,channels,gh,gw] on the patch grid. */
+    public static final String MAPS = "maps";
     /** Prefix of the per-block position outputs ({@link Options#positions}). */
     public static final String POSITIONS = "positions.";
     /** Opsets the export writes. */
@@ -72,7 +74,17 @@ public final class OnnxExport {
 
     /** The ONNX model of {@code vit} with {@code reducer}; throws {@code VitrimException} for what cannot export. */
     public static ModelProto build(VisionTransformer vit, TokenReducer reducer, Options o) {
-        return new Writer(vit, reducer, o).model();
+        return new Writer(vit, null, reducer, o).model();
+    }
+
+    /**
+     * The ONNX model of a dense model (segmentation, detection): the backbone with {@code reducer}, the tokens put back
+     * on the patch grid in original order (Last Layer Fusion's stash by sorting the positions, ToMe's merged tokens
+     * copied to every patch they hold), the final norm and the per-token decoder; output {@value #MAPS} [B,C,gh,gw],
+     * what {@code DenseModel.maps} gives. Reducers that drop patches for good are refused.
+     */
+    public static ModelProto buildDense(dev.vitrim.dense.DenseModel dense, TokenReducer reducer, Options o) {
+        return new Writer(dense.backbone(), dense, reducer, o).model();
     }
 
     /** The serialised model, ready for ONNX Runtime. */
@@ -82,7 +94,11 @@ public final class OnnxExport {
 
     /** Writes the model to {@code file}. */
     public static void write(VisionTransformer vit, TokenReducer reducer, Options o, Path file) {
-        ModelProto m = build(vit, reducer, o);
+        write(build(vit, reducer, o), file);
+    }
+
+    /** Writes a built model to {@code file}. */
+    public static void write(ModelProto m, Path file) {
         try (OutputStream out = Files.newOutputStream(file)) {
             m.writeTo(out);
         } catch (IOException e) {
@@ -100,6 +116,7 @@ public final class OnnxExport {
     static final String META_CONFIG = "vitrim.config";
     static final String META_PREPROCESS = "vitrim.preprocess";
     static final String META_LABELS = "vitrim.labels";
+    static final String META_DENSE = "vitrim.dense.channels";
 
     /** One export. */
     static final class Writer {
@@ -111,10 +128,14 @@ public final class OnnxExport {
         final Map<String, NDArray> params;
         final int d;
         final int prefix;
+        final dev.vitrim.dense.DenseModel dense; // null: classification
         String batchShape; // [B], 1-D int64
+        /** A step dropped patches without stashing them: no dense output. */
+        boolean dropped;
 
-        Writer(VisionTransformer vit, TokenReducer reducer, Options o) {
+        Writer(VisionTransformer vit, dev.vitrim.dense.DenseModel dense, TokenReducer reducer, Options o) {
             this.vit = vit;
+            this.dense = dense;
             this.c = vit.config();
             this.reducer = reducer;
             this.o = o;
@@ -132,6 +153,19 @@ public final class OnnxExport {
             g.input(INPUT, Graph.FLOAT, batch, 3, c.gridH() * c.patchSize(), c.gridW() * c.patchSize());
             batchShape = g.shapeOf(INPUT, 0, 1);
             State t = embed();
+            if (dense != null && reducer.merges()) {
+                for (String part : reducer.spec().split("\\+")) {
+                    if (!part.startsWith("tome")) {
+                        throw new VitrimException("--reduce '" + reducer.spec() + "': a dense export with merging takes "
+                                + "tome alone, not chained with '" + part + "'");
+                    }
+                }
+                long[] ids = new long[c.tokens()];
+                for (int i = 0; i < ids.length; i++) {
+                    ids[i] = i;
+                }
+                t = t.withOwner(g.expand(g.constLongs(ids, 1, ids.length), batchAnd(1)));
+            }
             boolean prop = steps.stream().anyMatch(ReducerSteps.Step::proportionalAttention);
             for (int i = 0; i < c.depth(); i++) {
                 if (i == c.depth() - 1) {
@@ -156,7 +190,11 @@ public final class OnnxExport {
                     g.output(name, Graph.INT64, batch, t.n());
                 }
             }
-            head(t, batch);
+            if (dense != null) {
+                denseHead(t, batch);
+            } else {
+                head(t, batch);
+            }
             ModelProto.Builder m = ModelProto.newBuilder().setIrVersion(irVersion(o.opset()))
                     .setProducerName("vitrim").setProducerVersion(version())
                     .setDocString(c.name() + " (" + c.networkShape() + "), reduce " + reducer.spec() + ", image "
@@ -169,8 +207,12 @@ public final class OnnxExport {
             meta(m, META_PREPROCESS, String.format(Locale.ROOT, "size=%d;crop_pct=%s;mean=%s,%s,%s;std=%s,%s,%s;interpolation=%s",
                     pp.size(), pp.cropPct(), pp.mean()[0], pp.mean()[1], pp.mean()[2], pp.std()[0], pp.std()[1],
                     pp.std()[2], pp.interpolation().name()));
-            if (!c.labels().isEmpty()) {
-                meta(m, META_LABELS, String.join("\n", c.labels()));
+            List<String> labels = dense != null ? dense.classes() : c.labels();
+            if (!labels.isEmpty()) {
+                meta(m, META_LABELS, String.join("\n", labels));
+            }
+            if (dense != null) {
+                meta(m, META_DENSE, Integer.toString(dense.channels()));
             }
             return m.build();
         }
@@ -329,6 +371,43 @@ public final class OnnxExport {
             }
             g.named("Identity", OUTPUT, List.of(out));
             g.output(OUTPUT, Graph.FLOAT, batch, hasHead ? c.numClasses() : d);
+        }
+
+        /** The patch tokens back on the grid in original order, normed, decoded per token: maps [B,C,gh,gw]. */
+        private void denseHead(State t, Object batch) {
+            int n0 = c.tokens();
+            if (dropped) {
+                throw new VitrimException("reducer '" + reducer.spec() + "' drops patches for good, but dense outputs need "
+                        + "every patch: use a schedule with Last Layer Fusion (llf=true, e.g. cropr:R=8,llf=true or "
+                        + "random:R=8,llf=true), or tome (merged tokens are copied back to their patches)");
+            }
+            String rows;
+            if (t.owner() != null) {
+                rows = g.slice(t.owner(), 1, prefix, n0);
+            } else if (t.n() == n0) {
+                rows = g.slice(g.topK(g.cast(t.pos(), Graph.FLOAT), n0, false)[1], 1, prefix, n0); // by position
+            } else {
+                throw new VitrimException("reducer '" + reducer.spec() + "': " + t.n() + " tokens reach the dense head, "
+                        + "the grid needs " + n0);
+            }
+            String patches = reducer.spec().equals("none") ? g.slice(t.x(), 1, prefix, n0)
+                    : g.gatherElements(t.x(), g.expand(g.unsqueeze(rows, 2), g.ints(1, 1, d)), 1);
+            String grid = norm(patches, c.fcNorm() ? "fc_norm" : "norm");
+            Map<String, NDArray> dec = dense.decoderParameters();
+            NDArray wArr = dec.get(dev.vitrim.dense.DenseModel.WEIGHT);
+            int ch = dense.channels();
+            float[] wv = wArr.toFloatArray();
+            float[] wt = new float[wv.length];
+            for (int r = 0; r < ch; r++) {
+                for (int k = 0; k < d; k++) {
+                    wt[k * ch + r] = wv[r * d + k];
+                }
+            }
+            String out = g.add(g.matMul(grid, g.init("decoder.weight.T", wt, d, ch)),
+                    g.init("decoder.bias", dec.get(dev.vitrim.dense.DenseModel.BIAS).toFloatArray(), ch));
+            out = g.reshape(g.transpose(out, 0, 2, 1), 0, ch, c.gridH(), c.gridW());
+            g.named("Identity", MAPS, List.of(out));
+            g.output(MAPS, Graph.FLOAT, batch, ch, c.gridH(), c.gridW());
         }
 
         // -------------------------------------------------------------------------------- token bookkeeping

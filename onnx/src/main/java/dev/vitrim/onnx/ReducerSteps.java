@@ -138,6 +138,7 @@ final class ReducerSteps {
             int k = after - p - (fuse ? 1 : 0);
             String clsP = g.slice(view.cls(w, t, block), 1, p, t.n()); // [B,M]
             String idx = g.topK(clsP, k, true)[1];
+            w.dropped = true;
             State kept = w.keep(t, idx, k);
             if (!fuse) {
                 return kept;
@@ -229,6 +230,7 @@ final class ReducerSteps {
             history.clear();
             history.addAll(kept);
             historyPatches = k;
+            w.dropped = true;
             return w.keep(t, idx, k);
         }
     }
@@ -290,6 +292,7 @@ final class ReducerSteps {
             String keepIdx = g.slice(order, 1, 0, k);
             State kept = w.keep(t, keepIdx, k);
             if (!schedule.llf()) {
+                w.dropped = true;
                 return kept;
             }
             List<State.Stashed> stash = new ArrayList<>(t.stash());
@@ -374,6 +377,7 @@ final class ReducerSteps {
                 return t;
             }
             int[] order = order(block, t.n() - w.prefix);
+            w.dropped = true;
             return w.fixedRows(t, rows(order, 0, after - w.prefix, true));
         }
 
@@ -391,6 +395,7 @@ final class ReducerSteps {
             int[] order = order(block, m);
             State kept = w.fixedRows(t, rows(order, 0, k, true));
             if (!llf) {
+                w.dropped = true;
                 return kept;
             }
             List<State.Stashed> stash = new ArrayList<>(t.stash());
@@ -482,7 +487,25 @@ final class ReducerSteps {
             String total = g.add(sb, g.squeeze(g.matMul(assign, srcS), 2)); // [B,nb]
             String sum = g.add(g.mul(g.unsqueeze(sb, 2), xb), g.matMul(assign, g.mul(srcS, srcX)));
             String merged = g.div(sum, g.unsqueeze(total, 2));
-            return t.with(g.concat(1, unmX, merged), g.concat(1, unmS, total), g.concat(1, unmP, pb), n - rr);
+            State out = t.with(g.concat(1, unmX, merged), g.concat(1, unmS, total), g.concat(1, unmP, pb), n - rr);
+            if (t.owner() == null) {
+                return out;
+            }
+            // where each row went: an unmerged A token to its rank among the unmerged, a merged one to its match's row,
+            // B token j to row keep + j; the original tokens follow the rows that held them
+            int keep = na - rr;
+            String taken = w.membership(src, na);
+            String rank = g.sub(g.node("CumSum", java.util.List.of(g.sub(g.scalar(1f), taken), g.scalarLong(1))), g.scalar(1f));
+            String toMatch = g.add(g.cast(match, Graph.FLOAT), g.scalar(keep));
+            String newA = g.cast(g.node("Where", java.util.List.of(g.cast(taken, Graph.BOOL), toMatch, rank)), Graph.INT64);
+            long[] bRows = new long[na];
+            for (int j = 0; j < na; j++) {
+                bRows[j] = keep + Math.min(j, nb - 1); // a padding column when n is odd, sliced off below
+            }
+            String newB = g.constLongs(bRows, na);
+            String pairs = g.concat(2, g.unsqueeze(newA, 2), g.expand(g.unsqueeze(newB, 0, 2), w.batchAnd(na, 1)));
+            String newRow = g.slice(g.reshape(pairs, 0, 2L * na), 1, 0, n); // row i of the input: pairs[i/2][i%2]
+            return out.withOwner(g.gatherElements(newRow, t.owner(), 1));
         }
     }
 }
