@@ -29,6 +29,10 @@ import picocli.CommandLine.Spec;
                         + "ReduceMax/ArgMax/TopK; the size-weighted merge as a one-hot MatMul, not ScatterElements with "
                         + "reduction, which TensorRT rejects). attn with mass keeps a different number of tokens per "
                         + "image and is refused.",
+                "", "A dense model (segmentation, detection: `vitrim train --task dense`) exports with its decoder: output "
+                        + "'maps' [B,channels,gh,gw] on the patch grid, the tokens put back in patch order (Last Layer "
+                        + "Fusion's stash, ToMe's merged tokens copied to their patches); reducers that drop patches for "
+                        + "good (evit, attn, cropr or random without llf) are refused there.",
                 "", "The export records its reducer spec, preprocessing and class names in the model's metadata, so "
                         + "`vitrim classify --runtime onnxruntime --model out.onnx` needs nothing else."},
         footer = {"", "Examples:", "  vitrim export --model vit.safetensors --onnx vit.onnx",
@@ -71,6 +75,17 @@ public final class ExportCommand implements Callable<Integer> {
         if (out.getParent() != null && !Files.isDirectory(out.getParent())) {
             throw new VitrimException(out + ": the folder " + out.getParent() + " does not exist");
         }
+        if (model.source.model != null && isDense(model.source.model)) {
+            try (dev.vitrim.dense.DenseModel dm = dev.vitrim.dense.DenseModel.load(model.source.model)) {
+                TokenReducer r = Reducers.parse(reduce.reduce, dm.backbone());
+                OnnxExport.write(OnnxExport.buildDense(dm, r, o), out);
+                spec.commandLine().getOut().printf(Locale.ROOT, "%s: dense %s (%d maps on the %dx%d patch grid), reduce "
+                        + "%s, opset %d, batch %s, %.1f MB%n", out, dm.config().name(), dm.channels(),
+                        dm.config().gridH(), dm.config().gridW(), r.spec(), opset,
+                        b == 0 ? "dynamic" : Integer.toString(b), Files.size(out) / 1e6);
+            }
+            return 0;
+        }
         try (VisionTransformer vit = model.load()) {
             TokenReducer r = Reducers.parse(reduce.reduce, vit);
             OnnxExport.write(vit, r, o, out);
@@ -80,6 +95,13 @@ public final class ExportCommand implements Callable<Integer> {
                     Files.size(out) / 1e6, Macs.plan(vit.config(), r).gmacs());
         }
         return 0;
+    }
+
+    /** Whether a checkpoint is a dense model (it carries the dense heads' description). */
+    static boolean isDense(Path path) {
+        try (dev.vitrim.model.Checkpoint ck = dev.vitrim.model.Checkpoint.open(path, 0)) {
+            return ck.source().metadata().get(dev.vitrim.dense.DenseModel.METADATA_KEY) != null;
+        }
     }
 
     static int parseBatch(String v) {

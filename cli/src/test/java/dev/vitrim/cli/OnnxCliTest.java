@@ -91,6 +91,31 @@ class OnnxCliTest {
     }
 
     @Test
+    void denseModelExportsItsMaps() throws Exception {
+        // a fresh dense model on a random 3-block backbone
+        Path model = tmp.resolve("dense.safetensors");
+        dev.vitrim.image.PreprocessConfig pre = new dev.vitrim.image.PreprocessConfig(32, 1.0,
+                dev.vitrim.image.PreprocessConfig.IMAGENET_MEAN, dev.vitrim.image.PreprocessConfig.IMAGENET_STD,
+                dev.vitrim.image.Interpolation.BILINEAR);
+        dev.vitrim.arch.VitConfig arch = dev.vitrim.train.ArchSpec.toConfig("width=32,depth=3,heads=2,patch=4", 32, 0,
+                java.util.List.of(), x -> pre);
+        dev.vitrim.engine.Torch.engine();
+        try (dev.vitrim.dense.DenseModel m = dev.vitrim.dense.DenseModel.fresh(
+                dev.vitrim.model.VisionTransformer.random(arch, 1), DenseCliTest.CLASSES, 1)) {
+            dev.vitrim.train.ModelFiles.saveDense(m, null, model);
+        }
+        Path onnx = tmp.resolve("dense.onnx");
+        CliTest.Run e = run("export", "--model", model.toString(), "--reduce", "tome:r=4", "--onnx", onnx.toString());
+        assertThat(e.status()).as(e.err()).isZero();
+        assertThat(e.out()).contains("dense", "maps");
+        try (dev.vitrim.onnx.OnnxModel g = dev.vitrim.onnx.OnnxModel.open(onnx, 1)) {
+            assertThat(g.labels()).isEqualTo(DenseCliTest.CLASSES);
+        }
+        assertBadInput(run("export", "--model", model.toString(), "--reduce", "evit", "--onnx", onnx.toString()),
+                "drops patches for good");
+    }
+
+    @Test
     void benchComparesRuntimes() throws Exception {
         CliTest.Run r = run("bench", "--model", VIT224.toString(), "--runtime", "vitrim,onnxruntime", "--reduce", "evit",
                 "--batch", "2", "--warmup", "0", "--runs", "2", "--seconds", "0", "--json");
