@@ -236,8 +236,15 @@ public final class OnnxExport {
             return a.toFloatArray();
         }
 
+        /** Initializers written so far, by name: a weight used twice is stored once. */
+        private final Map<String, String> written = new java.util.HashMap<>();
+
         /** A linear layer's weight [out,in] as the [in,out] initializer MatMul takes. */
         String weightT(String name) {
+            String done = written.get(name + ".T");
+            if (done != null) {
+                return done;
+            }
             NDArray a = params.get(name);
             long[] s = a.getShape().getShape();
             int out = (int) s[0];
@@ -249,11 +256,17 @@ public final class OnnxExport {
                     t[k * out + r] = w[r * in + k];
                 }
             }
+            written.put(name + ".T", name + ".T");
             return g.init(name + ".T", t, in, out);
         }
 
         String vector(String name) {
+            String done = written.get(name);
+            if (done != null) {
+                return done;
+            }
             float[] v = floats(name);
+            written.put(name, name);
             return g.init(name, v, v.length);
         }
 
@@ -351,12 +364,13 @@ public final class OnnxExport {
             String x = t.x();
             String normName = c.fcNorm() ? "fc_norm" : "norm";
             String feats;
+            String normed = null; // the prefix tokens normed (token pooling)
             if (c.globalPool().equals("avg")) {
                 String tokens = c.fcNorm() ? x : norm(x, normName);
                 String pooled = g.reduceMean(g.slice(tokens, 1, prefix, t.n()), false, 1);
                 feats = c.fcNorm() ? norm(pooled, normName) : pooled;
             } else {
-                String normed = norm(g.slice(x, 1, 0, prefix), normName);
+                normed = norm(g.slice(x, 1, 0, prefix), normName);
                 feats = g.pick(normed, 1, 0);
             }
             boolean hasHead = params.containsKey("head.weight");
@@ -364,7 +378,7 @@ public final class OnnxExport {
             if (!hasHead) {
                 out = feats;
             } else if (c.distilled() && c.globalPool().equals("token")) {
-                String dist = linear(g.pick(norm(g.slice(x, 1, 0, prefix), normName), 1, 1), "head_dist");
+                String dist = linear(g.pick(normed, 1, 1), "head_dist");
                 out = g.mul(g.add(linear(feats, "head"), dist), g.scalar(0.5f));
             } else {
                 out = linear(feats, "head");
