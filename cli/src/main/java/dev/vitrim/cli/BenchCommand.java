@@ -93,8 +93,36 @@ public final class BenchCommand implements Callable<Integer> {
             + "separated: bf16, int8, auto (fp32 alone: the plain benchmark). " + PrecisionOption.HELP)
     List<String> precisions;
 
+    @Option(names = "--runtime", split = ",", paramLabel = "NAME", defaultValue = "vitrim", description = "Runtimes to "
+            + "time, comma separated: vitrim (the default) and onnxruntime (the same model and reducer exported to ONNX "
+            + "on the fly and run by ONNX Runtime's CPU provider, all graph optimisations on, with vitrim's thread "
+            + "count). Several run interleaved in one process, on the same images, and the table gives each one's "
+            + "median and range and their ratio. --model FILE.onnx runs that graph on onnxruntime alone.")
+    List<String> runtimes;
+
     @Override
     public Integer call() throws Exception {
+        for (String rt : runtimes) {
+            if (!rt.equals("vitrim") && !rt.equals("onnxruntime")) {
+                throw new VitrimException("--runtime '" + rt + "': allowed are vitrim and onnxruntime");
+            }
+        }
+        boolean onnxFile = model.source.model != null && model.source.model.toString().endsWith(".onnx");
+        if (onnxFile || !runtimes.equals(List.of("vitrim"))) {
+            if (onnxFile && !runtimes.equals(List.of("onnxruntime"))) {
+                throw new VitrimException(model.source.model + ": an ONNX graph runs on --runtime onnxruntime only "
+                        + "(give the checkpoint to compare runtimes)");
+            }
+            if (!baseline.equals("none") || sameCounts) {
+                throw new VitrimException("--runtime compares runtimes on one reducer; --baseline and --same-counts "
+                        + "compare reducers on vitrim: run them separately");
+            }
+            if (precisions != null && !precisions.stream().allMatch(p -> p.trim().equalsIgnoreCase("fp32"))) {
+                throw new VitrimException("--runtime compares runtimes in fp32; --precision compares formats on "
+                        + "vitrim: run them separately");
+            }
+            return new RuntimeBench(this).run(onnxFile);
+        }
         for (int b : batches) {
             if (b < 1) {
                 throw new VitrimException("--batch sizes must be positive, got " + b);

@@ -24,7 +24,8 @@ import picocli.CommandLine.Spec;
                 "Images that cannot be read are reported one by one; the others are still classified. "
                         + "The exit status is 2 when any image failed."},
         footer = {"", "Examples:", "  vitrim classify --model vit224/ dog.jpg cat.png",
-                "  vitrim classify --model vit.safetensors --top 3 --json --logits *.jpg"})
+                "  vitrim classify --model vit.safetensors --top 3 --json --logits *.jpg",
+                "  vitrim classify --model vit.onnx --runtime onnxruntime dog.jpg"})
 public final class ClassifyCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -43,6 +44,9 @@ public final class ClassifyCommand implements Callable<Integer> {
 
     @Mixin
     CommonOptions common;
+
+    @Mixin
+    RuntimeOption runtime;
 
     @Option(names = "--top", paramLabel = "K", defaultValue = "5", description = "Classes to show (default: ${DEFAULT-VALUE}).")
     int top;
@@ -68,6 +72,16 @@ public final class ClassifyCommand implements Callable<Integer> {
             throw new dev.vitrim.VitrimException("--batch must be at least 1, got " + batch);
         }
         List<Classification> results;
+        if (runtime.onnx(modelOptions.model)) {
+            if (traceOption.trace != null) {
+                throw new dev.vitrim.VitrimException("--trace needs --runtime vitrim");
+            }
+            try (RuntimeOption.Loaded g = RuntimeOption.load(modelOptions, reduce, common)) {
+                results = new dev.vitrim.onnx.OnnxClassifier(g.model(), preprocess.apply(g.preprocess()), g.labels())
+                        .classify(images, top, logits, batch, null);
+            }
+            return print(results);
+        }
         try (VisionTransformer vit = modelOptions.load(common)) {
             PreprocessConfig pre = preprocess.apply(vit.config().preprocess());
             Classifier classifier = new Classifier(vit, pre, reduce.reducer(vit));
@@ -85,6 +99,10 @@ public final class ClassifyCommand implements Callable<Integer> {
             }
             traceOption.finish(trace);
         }
+        return print(results);
+    }
+
+    private int print(List<Classification> results) throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         boolean failed = false;

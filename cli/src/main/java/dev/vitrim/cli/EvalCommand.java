@@ -32,6 +32,7 @@ import picocli.CommandLine.Spec;
                         + "split for final numbers only."},
         footer = {"", "Examples:", "  vitrim eval --model models/mnist-vit.safetensors --data mnist:test",
                 "  vitrim eval --model models/mnist-vit.safetensors --data mnist:test --reduce attn --json",
+                "  vitrim eval --model models/mnist-vit.safetensors --data mnist:test --reduce attn --runtime onnxruntime",
                 "  vitrim eval --model models/scenes-vit.safetensors --data scenes:test --task instances",
                 "  vitrim eval --model models/scenes-vit.safetensors --data coco:exported/ --task detect --json"})
 public final class EvalCommand implements Callable<Integer> {
@@ -46,6 +47,9 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Mixin
     CommonOptions common;
+
+    @Mixin
+    RuntimeOption runtime;
 
     @Option(names = "--data", required = true, paramLabel = "DATASET", description = "e.g. mnist:test")
     String data;
@@ -88,6 +92,9 @@ public final class EvalCommand implements Callable<Integer> {
                 return dense();
             default:
                 throw new VitrimException("--task " + task + ": not one of classify, segment, detect, instances");
+        }
+        if (runtime.onnx(modelOptions.model)) {
+            return onnx();
         }
         try (VisionTransformer vit = modelOptions.load(common)) {
             TokenReducer r = reduce.reducer(vit);
@@ -237,5 +244,66 @@ public final class EvalCommand implements Callable<Integer> {
             o.put(dev.vitrim.coco.CocoEval.STAT_NAMES.get(i), r.stats()[i]);
         }
         return o;
+    }
+
+    /** --runtime onnxruntime: top-1 of the graph (an .onnx file, or the checkpoint exported with its --reduce). */
+    private int onnx() throws Exception {
+        if (!task.equals("classify")) {
+            throw new VitrimException("--task " + task + " needs --runtime vitrim (dense heads do not export yet)");
+        }
+        String reduceSpec;
+        int[] counts = null;
+        double gmacs = Double.NaN;
+        java.util.List<String> names;
+        try (RuntimeOption.Loaded g = RuntimeOption.load(modelOptions, reduce, common)) {
+            if (!RuntimeOption.isOnnx(modelOptions.model)) {
+                try (dev.vitrim.model.Checkpoint ck = dev.vitrim.model.Checkpoint.open(modelOptions.model,
+                        modelOptions.heads)) {
+                    TokenReducer r = dev.vitrim.reduce.Reducers.parse(reduce.reduce, ck.recordedReduce());
+                    dev.vitrim.reduce.Macs.Plan plan = dev.vitrim.reduce.Macs.plan(ck.config(), r);
+                    counts = plan.afterBlock();
+                    gmacs = plan.gmacs();
+                    reduceSpec = r.spec();
+                }
+            } else {
+                reduceSpec = g.model().reduceSpec() == null ? "(unknown)" : g.model().reduceSpec();
+            }
+            LabeledImages images = Datasets.load(Datasets.parse(data), DataHome.root(), g.preprocess());
+            if (limit != null && limit < images.size()) {
+                int[] first = new int[limit];
+                for (int i = 0; i < limit; i++) {
+                    first[i] = i;
+                }
+                images = images.subset(first, images.name());
+            }
+            names = images.classes();
+            ImageTransform t = new ImageTransform(g.preprocess(), 0, false);
+            Evaluation.Result res = dev.vitrim.onnx.OnnxEvaluation.run(g.model(), images, t, batch, counts, gmacs);
+            PrintWriter out = spec.commandLine().getOut();
+            if (json) {
+                ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+                ObjectNode o = om.createObjectNode();
+                o.put("data", data).put("reduce", reduceSpec).put("runtime", "onnxruntime").put("top1", res.top1())
+                        .put("top5", res.top5()).put("images", res.images()).put("images_per_s", res.imagesPerS());
+                if (!Double.isNaN(gmacs)) {
+                    o.put("gmacs", gmacs);
+                    o.set("tokens_per_block", om.valueToTree(res.meanTokens()));
+                }
+                o.set("per_class", om.valueToTree(res.perClass()));
+                out.println(om.writeValueAsString(o));
+                return 0;
+            }
+            out.printf(Locale.ROOT, "%s on %s (%d images), %s, ONNX Runtime%n", modelOptions.model, data, res.images(),
+                    reduceSpec);
+            out.printf(Locale.ROOT, "top-1 %.2f%%  top-5 %.2f%%  %.1f images/s%s%n", 100 * res.top1(), 100 * res.top5(),
+                    res.imagesPerS(), Double.isNaN(gmacs) ? "" : String.format(Locale.ROOT, "  %.4f GMACs/image", gmacs));
+            StringBuilder pc = new StringBuilder("per class:");
+            for (int j = 0; j < res.perClass().length; j++) {
+                pc.append(String.format(Locale.ROOT, " %s %.1f%%", j < names.size() ? names.get(j) : Integer.toString(j),
+                        100 * res.perClass()[j]));
+            }
+            out.println(pc);
+        }
+        return 0;
     }
 }

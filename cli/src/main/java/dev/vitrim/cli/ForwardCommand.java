@@ -16,7 +16,8 @@ import picocli.CommandLine.Option;
                         + "normalisation). H and W must be multiples of the patch size; a grid other than the "
                         + "checkpoint's resamples the position embedding bicubically, as timm does."},
         footer = {"", "Example:", "  vitrim forward --model vit.safetensors --input x.npy --output logits.npy",
-                "  vitrim forward --model vit.safetensors --input x.npy --output y.npy --reduce tome:r=13 --trace t.json"})
+                "  vitrim forward --model vit.safetensors --input x.npy --output y.npy --reduce tome:r=13 --trace t.json",
+                "  vitrim forward --model vit-tome.onnx --runtime onnxruntime --input x.npy --output y.npy"})
 public final class ForwardCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
@@ -30,6 +31,9 @@ public final class ForwardCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Mixin
+    RuntimeOption runtime;
+
     @Option(names = {"-i", "--input"}, required = true, paramLabel = "X.npy", description = "float32 [B,3,H,W]")
     Path input;
 
@@ -39,6 +43,16 @@ public final class ForwardCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         FloatTensor x = Npy.read(input, 4, "the input images [B,3,H,W]");
+        if (runtime.onnx(modelOptions.model)) {
+            if (traceOption.trace != null) {
+                throw new dev.vitrim.VitrimException("--trace needs --runtime vitrim (export with --positions to "
+                        + "get the positions from a graph)");
+            }
+            try (RuntimeOption.Loaded g = RuntimeOption.load(modelOptions, reduce, common)) {
+                Npy.write(output, g.model().forward(x));
+            }
+            return 0;
+        }
         try (VisionTransformer vit = modelOptions.load(common)) {
             vit.checkInput(x.shape(), input.toString());
             dev.vitrim.reduce.Trace trace = traceOption.start();

@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
                 ExplainCommand.class, EvalCommand.class, EvalCocoCommand.class, DenseCommand.Segment.class,
                 DenseCommand.Detect.class,
                 DemoCommand.class,
-                BenchCommand.class, DataCommand.class, TrainCommand.class, ConvertCommand.class,
+                BenchCommand.class, ExportCommand.class, DataCommand.class, TrainCommand.class, ConvertCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit status: 0 success, 2 bad input (the message names the file, tensor or parameter), "
                 + "1 internal error.", "Add --verbose to any command for a stack trace."})
