@@ -82,8 +82,12 @@ public final class ConvertCommand implements Callable<Integer> {
             for (Map.Entry<String, FloatTensor> e : tensors.entrySet()) {
                 float[] was = e.getValue().data();
                 float[] now = back.floats(e.getKey());
-                for (int i = 0; i < was.length; i++) {
-                    double rel = was[i] == 0 ? Math.abs(now[i]) : Math.abs(now[i] - was[i]) / Math.abs(was[i]);
+                double scale = 0;
+                for (float v : was) {
+                    scale = Math.max(scale, Math.abs(v));
+                }
+                for (int i = 0; i < was.length && scale > 0; i++) {
+                    double rel = Math.abs(now[i] - was[i]) / scale; // against the tensor's largest magnitude
                     if (rel > worst) {
                         worst = rel;
                         worstName = e.getKey();
@@ -92,7 +96,8 @@ public final class ConvertCommand implements Callable<Integer> {
             }
         }
         PrintWriter out = spec.commandLine().getOut();
-        out.printf(Locale.ROOT, "%s: %d tensors in %s, %.1f MB (from %.1f MB); largest relative change %.2g%s%n",
+        out.printf(Locale.ROOT, "%s: %d tensors in %s, %.1f MB (from %.1f MB); largest change %.2g of a tensor's "
+                + "largest value%s%n",
                 output, tensors.size(), to, size(output) / 1e6, size(in) / 1e6, worst,
                 worstName == null ? "" : " (" + worstName + ")");
         return 0;

@@ -30,7 +30,8 @@ public final class EVit implements TokenReducer {
     EVit(SpecParams p) {
         given = p.spec;
         keep = p.fraction("keep", 0.7);
-        at = p.ints("at", null);
+        // "default" (what spec() prints when no blocks were given) reads back as the default blocks
+        at = "default".equals(p.string("at", "")) ? null : p.ints("at", null);
         fuse = p.bool("fuse", true);
         llf = p.bool("llf", false);
     }

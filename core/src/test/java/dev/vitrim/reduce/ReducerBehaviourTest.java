@@ -42,6 +42,15 @@ class ReducerBehaviourTest {
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"attn", "attn:keep=0.7..0.3,llf=true", "evit", "evit:keep=0.6,llf=true", "random",
+        "random:keep=0.5", "random:R=4,llf=true", "tome", "tome:r=16,schedule=decreasing", "cropr:R=2",
+        "attn:start=1+tome:r=0/0/0/0/0/8"})
+    void everyCanonicalSpecParsesBackToItself(String spec) {
+        String canonical = Reducers.parse(spec).spec();
+        assertThat(Reducers.parse(canonical).spec()).as(spec).isEqualTo(canonical);
+    }
+
+    @ParameterizedTest
     @ValueSource(strings = {"attn", "attn:keep=0.5..0.2,start=1,min=0.1,avg=1", "attn:keep=0.8..0.4,start=0,mass=0.6",
         "attn:start=2,min=50,mass=0.3", "evit:keep=0.5,at=0/1/2", "tome:r=40", "cropr:R=0", "random:keep=0.3",
         "random:R=20,llf=false", "attn:start=1+tome:r=0/0/0/0/0/8"})
