@@ -184,7 +184,7 @@ public final class DenseTrainer {
             return t;
         });
         long totalSteps = (long) cfg.epochs() * steps;
-        try (model; red; AdamW opt = new AdamW(vit, trained, cfg)) {
+        try (model; red; AdamW opt = new AdamW(vit, trained, reducer.parameters().keySet(), cfg)) {
             int start = 0;
             double best = -1;
             int bestEpoch = 0;
