@@ -64,7 +64,21 @@ import picocli.CommandLine.Spec;
                         + "the queries (cropr.{i}.cross_attn.queries) and records the schedule, so '--reduce cropr' "
                         + "runs it.",
                 "  attn:…, evit:…, tome:…, random:…   fine-tune the backbone with that reducer on (seed 000); the "
-                        + "spec is recorded in the model's metadata."},
+                        + "spec is recorded in the model's metadata.",
+                "",
+                "Dense training (--data scenes:train or coco:DIR) takes --reduce too. With cropr:…,llf=true (Last Layer "
+                        + "Fusion brings every pruned token back before the last block, so the heads see the whole "
+                        + "grid) the auxiliary heads learn the dense task (--cropr-task):",
+                "  segment    one query per patch; each query's head gives its patch's 1+K class logits; cross-entropy "
+                        + "against the label map reduced to the patch grid (--patch-labels), ignored patches left out",
+                "  presence   one query; a multi-label head says which classes the image holds (sigmoid binary "
+                        + "cross-entropy), as the authors train Cropr for detection and instance segmentation",
+                "--patch-labels picks a patch's label from its pixels: nearest takes one pixel, the patch's top-left "
+                        + "(PyTorch's nearest downsampling, as the authors do: thin or small objects can vanish); "
+                        + "majority takes the patch's most frequent label (ties: the lower; ignored pixels left out). "
+                        + "Add ramp=true to grow R from 0 over the first half of training, as the authors' "
+                        + "segmentation recipe does. The saved model keeps the queries and records the schedule: "
+                        + "'vitrim segment --reduce cropr' and 'vitrim eval --task segment --reduce cropr' run it."},
         footer = {"", "Architecture (--config): comma-separated key=value pairs",
                 "  width=D, depth=L, heads=H, patch=P   required (H divides D)",
                 "  image=S     input size (default: the data set's, e.g. 28 for MNIST)",
@@ -81,7 +95,10 @@ import picocli.CommandLine.Spec;
                         + "-o models/pets.safetensors",
                 "  vitrim train --resume -o models/mnist.safetensors",
                 "  vitrim train --data mnist --init models/mnist-vit.safetensors --reduce cropr:R=40,llf=true "
-                        + "--epochs 2 --lr 5e-4 -o models/mnist-cropr.safetensors"})
+                        + "--epochs 2 --lr 5e-4 -o models/mnist-cropr.safetensors",
+                "  vitrim train --data scenes:train --init runs/scenes-vit.safetensors "
+                        + "--reduce cropr:R=8,llf=true,ramp=true --cropr-task segment --patch-labels nearest "
+                        + "--epochs 5 --lr 2e-4 -o runs/scenes-cropr.safetensors"})
 public final class TrainCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -97,6 +114,16 @@ public final class TrainCommand implements Callable<Integer> {
             + "validating (default: none, or the run's with --resume): cropr:R=8,llf=true[,ramp=true][,multiple=8][,qstd=S] "
             + "trains Cropr's modules; attn/evit/tome/random specs fine-tune with that reducer on (see below).")
     String reduce;
+
+    @Option(names = "--cropr-task", paramLabel = "TASK", description = "Dense training with --reduce cropr: what "
+            + "Cropr's auxiliary heads learn, segment (per-patch classes) or presence (which classes the image holds) "
+            + "(default: segment, or the run's with --resume).")
+    String croprTask;
+
+    @Option(names = "--patch-labels", paramLabel = "MODE", description = "Dense training with --reduce cropr and "
+            + "--cropr-task segment: a patch's label, nearest (its top-left pixel, as the authors) or majority (its "
+            + "most frequent label) (default: nearest, or the run's with --resume).")
+    String patchLabels;
 
     @Option(names = "--val", paramLabel = "DATASET",
             description = "Validation data instead of a hold-out, e.g. folder:PATH/val (same classes).")
@@ -255,6 +282,10 @@ public final class TrainCommand implements Callable<Integer> {
         if (scenes1 && valName == null) {
             valName = "scenes-1:val"; // generated scenes have their own validation split
         }
+        if (!isDense(dataName) && (croprTask != null || patchLabels != null)) {
+            throw new VitrimException((croprTask != null ? "--cropr-task" : "--patch-labels") + " applies to dense "
+                    + "training (--data scenes:train or coco:DIR); classification's Cropr heads learn the class");
+        }
         if (isDense(dataName)) {
             return trainDense(state, savedData, dataName, valName, out);
         }
@@ -402,9 +433,19 @@ public final class TrainCommand implements Callable<Integer> {
      */
     private int trainDense(TrainState state, ObjectNode savedData, String dataName, String valName, PrintWriter out) {
         PrintWriter err = spec.commandLine().getErr();
-        if (reduce != null && !reduce.equals("none")) {
-            throw new VitrimException("--reduce " + reduce + ": dense training runs the unreduced model; reduce at "
-                    + "inference (vitrim segment/detect/eval --reduce)");
+        String reduceSpec = reduce != null ? reduce : state != null ? state.info().path("reduce").asText("none")
+                : "none";
+        dev.vitrim.train.CroprTraining.Task task = dev.vitrim.train.CroprTraining.Task.parse(croprTask != null
+                ? croprTask : state != null ? state.info().path("cropr_task").asText("segment") : "segment");
+        dev.vitrim.dense.PatchLabels.Mode labelMode = dev.vitrim.dense.PatchLabels.Mode.parse(patchLabels != null
+                ? patchLabels : state != null ? state.info().path("patch_labels").asText("nearest") : "nearest");
+        if (task == dev.vitrim.train.CroprTraining.Task.CLASSIFY) {
+            throw new VitrimException("--cropr-task classify: dense training's Cropr heads learn segment or presence");
+        }
+        boolean croprRun = reduceSpec.strip().toLowerCase(Locale.ROOT).startsWith("cropr");
+        if (!croprRun && (croprTask != null || patchLabels != null)) {
+            throw new VitrimException((croprTask != null ? "--cropr-task" : "--patch-labels") + " applies to "
+                    + "--reduce cropr:… only (the reduction is " + reduceSpec + ")");
         }
         int perEpoch = limit != null ? limit : state != null ? state.info().path("train_images").asInt(0) : 0;
         int vLimit = valLimit != null ? valLimit : state != null ? state.info().path("val_images").asInt(500) : 500;
@@ -456,7 +497,12 @@ public final class TrainCommand implements Callable<Integer> {
         boolean bar = progress != null ? progress : System.console() != null;
         dev.vitrim.train.DenseTrainer.Job job = new dev.vitrim.train.DenseTrainer.Job(arch, classes, initPath,
                 trainFor, valSet, vLimit, dataName.strip(), cfg, output, resume, overwrite,
-                evalBatch, stopAfter);
+                evalBatch, stopAfter, reduceSpec, task, labelMode);
+        if (!reduceSpec.equals("none")) {
+            out.println("reduce: " + reduceSpec + (croprRun ? " (Cropr heads: " + task.id()
+                    + (task == dev.vitrim.train.CroprTraining.Task.SEGMENT ? ", " + labelMode.id() + " patch labels"
+                    : "") + ")" : ""));
+        }
         dev.vitrim.train.DenseTrainer.Summary sum = dev.vitrim.train.DenseTrainer.run(job, new DenseListener(out, bar,
                 trainingPrecision(), spec.commandLine().getErr()));
         out.printf(Locale.ROOT, "best: epoch %d (mean of val mIoU and box AP %.4f) -> %s; log: %s%n", sum.bestEpoch(),
@@ -526,6 +572,9 @@ public final class TrainCommand implements Callable<Integer> {
                     100 * r.get("val_miou").asDouble(), 100 * r.get("val_box_ap").asDouble(),
                     100 * r.get("val_box_ap50").asDouble(), r.get("best").asBoolean() ? " (best)" : "",
                     r.get("lr").asDouble(), r.get("images_per_s").asDouble(), r.get("seconds").asDouble());
+            if (r.has("aux_loss")) {
+                out.printf(Locale.ROOT, "  Cropr auxiliary loss %.4f (mean over modules)%n", r.get("aux_loss").asDouble());
+            }
             out.flush();
         }
 

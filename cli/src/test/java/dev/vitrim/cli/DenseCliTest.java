@@ -49,8 +49,11 @@ class DenseCliTest {
         try (DenseModel m = DenseModel.fresh(VisionTransformer.random(arch, 1), CLASSES, 1)) {
             ModelFiles.saveDense(m, null, model);
         }
-        // a COCO folder of four 32x32 images, one square each; label maps for the first two only
-        coco = dir.resolve("coco");
+        coco = writeCoco(dir.resolve("coco"));
+    }
+
+    /** A COCO folder of four 32x32 images, one square each; label maps for the first two only. */
+    static Path writeCoco(Path coco) throws Exception {
         Files.createDirectories(coco.resolve("images"));
         Files.createDirectories(coco.resolve("labels"));
         List<CocoJson.Image> images = new ArrayList<>();
@@ -83,6 +86,7 @@ class DenseCliTest {
         CocoJson.writeInstances(new CocoJson.Dataset("instances.json", images,
                 List.of(new CocoJson.Category(1, "square"), new CocoJson.Category(2, "disc")), anns),
                 coco.resolve("instances.json"));
+        return coco;
     }
 
     @Test

@@ -65,6 +65,14 @@ public final class AdamW implements AutoCloseable {
 
     /** Over the model's parameters and {@code extra} ones (e.g. Cropr's modules, names not clashing with timm's). */
     public AdamW(VisionTransformer vit, Map<String, NDArray> extra, TrainConfig cfg) {
+        this(vit, extra, extra.keySet(), cfg);
+    }
+
+    /**
+     * Over the model's parameters and {@code extra} ones; those named in {@code modules} train at the modules'
+     * learning rate ({@link TrainConfig#moduleLrScale}), the other extras (e.g. a dense decoder) as the model's head.
+     */
+    public AdamW(VisionTransformer vit, Map<String, NDArray> extra, java.util.Set<String> modules, TrainConfig cfg) {
         this.cfg = cfg;
         this.manager = Torch.newManager();
         VitConfig c = vit.config();
@@ -87,7 +95,7 @@ public final class AdamW implements AutoCloseable {
                 java.util.Arrays.fill(mk, 0, d, s);
                 mask = manager.create(mk, shape.dimension() == 2 ? new Shape(3L * d, 1) : new Shape(3L * d));
             }
-            float scale = (float) (extra.containsKey(n) ? cfg.moduleLrScale() : cfg.layerLrScale(n, c.depth()));
+            float scale = (float) (modules.contains(n) ? cfg.moduleLrScale() : cfg.layerLrScale(n, c.depth()));
             slots.add(new Slot(n, p, decays(n, shape), mask, scale, manager.zeros(shape), manager.zeros(shape)));
             p.setRequiresGradient(true);
         }

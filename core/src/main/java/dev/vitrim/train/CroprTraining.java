@@ -27,17 +27,53 @@ import java.util.Random;
  * tokens are pruned by top-k on {@code Σ_q Q·Xᵀ} inside the training forward, so the backbone trains on the
  * tokens inference will keep. After training only the queries are kept ({@code cropr.{i}.cross_attn.queries}).
  *
+ * <p>The auxiliary task follows the main one ({@link Task}): classification (one query, logits [B,classes]);
+ * segmentation (one query per patch, logits [B,patches,1+classes] against per-patch labels); or presence (one query,
+ * logits [B,classes], multi-label "which classes are in the image", for detection and instance segmentation).
+ *
  * <p>One instance serves one run: {@link #begin} clears the auxiliary logits of the previous forward, and
  * {@link #takeAuxLogits} hands them to the loss.
  */
 public final class CroprTraining implements TrainableReducer {
-    /** Queries per module: one, for classification. */
+    /** Queries per module for classification and presence: one. */
     static final int QUERIES = 1;
     static final int MLP_RATIO = 4;
     static final float LN_EPS = 1e-6f;
 
+    /** What the auxiliary heads learn, after the main task (REFERENCE §1.2, §5). */
+    public enum Task {
+        /** One query; the head gives the image's class logits; cross-entropy against the class. */
+        CLASSIFY,
+        /**
+         * One query per patch; the head gives each patch's 1 + classes logits (0 background); cross-entropy against
+         * the patch labels, ignored patches left out.
+         */
+        SEGMENT,
+        /** One query; the head gives one logit per class; sigmoid binary cross-entropy against "class present". */
+        PRESENCE;
+
+        /** {@code classify}, {@code segment} or {@code presence} (any case). */
+        public static Task parse(String s) {
+            for (Task t : values()) {
+                if (t.name().equalsIgnoreCase(s == null ? "" : s.strip())) {
+                    return t;
+                }
+            }
+            throw new dev.vitrim.VitrimException("Cropr auxiliary task '" + s + "': choose segment or presence "
+                    + "(classification training uses classify)");
+        }
+
+        /** The lower-case name, as {@link #parse} reads it. */
+        public String id() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
     private final Cropr spec;
     private final VitConfig cfg;
+    private final Task task;
+    private final int queries;
+    private final int outputs;
     private final NDManager manager;
     private final Map<String, NDArray> params = new LinkedHashMap<>();
     private final List<NDArray> auxLogits = new ArrayList<>();
@@ -49,15 +85,30 @@ public final class CroprTraining implements TrainableReducer {
      * the same 0.02), from {@code seed}.
      */
     public CroprTraining(Cropr spec, VitConfig cfg, long seed) {
+        this(spec, cfg, Task.CLASSIFY, cfg.numClasses(), seed);
+    }
+
+    /**
+     * Fresh modules for auxiliary task {@code task} over {@code classes} object classes (for {@link Task#CLASSIFY}
+     * the model's classes), initialised as {@link #CroprTraining(Cropr, VitConfig, long)}.
+     */
+    public CroprTraining(Cropr spec, VitConfig cfg, Task task, int classes, long seed) {
         spec.validate(cfg);
+        if (classes < 1) {
+            throw new dev.vitrim.VitrimException("Cropr training: the auxiliary heads need at least one class, got "
+                    + classes);
+        }
         this.spec = spec;
         this.cfg = cfg;
+        this.task = task;
+        this.queries = task == Task.SEGMENT ? cfg.numPatches() : QUERIES;
+        this.outputs = task == Task.SEGMENT ? classes + 1 : classes;
         this.currentR = spec.schedule().r();
         this.manager = Torch.newManager();
         Random rng = new Random(seed * 7919L + 17);
         try {
             for (String name : names(cfg, spec.schedule())) {
-                long[] shape = shape(cfg, name);
+                long[] shape = shape(name);
                 NDArray a = manager.create(init(name, shape, rng, spec.queryStd()), new Shape(shape));
                 a.setName(name);
                 params.put(name, a);
@@ -83,11 +134,11 @@ public final class CroprTraining implements TrainableReducer {
         return out;
     }
 
-    private static long[] shape(VitConfig c, String name) {
-        long d = c.width();
+    private long[] shape(String name) {
+        long d = cfg.width();
         long h = d * MLP_RATIO;
         if (name.endsWith("cross_attn.queries")) {
-            return new long[] {1, QUERIES, d};
+            return new long[] {1, queries, d};
         }
         if (name.contains("mlp.fc1.")) {
             return name.endsWith("weight") ? new long[] {h, d} : new long[] {h};
@@ -96,7 +147,7 @@ public final class CroprTraining implements TrainableReducer {
             return name.endsWith("weight") ? new long[] {d, h} : new long[] {d};
         }
         if (name.contains(".head.")) {
-            return name.endsWith("weight") ? new long[] {c.numClasses(), d} : new long[] {c.numClasses()};
+            return name.endsWith("weight") ? new long[] {outputs, d} : new long[] {outputs};
         }
         return new long[] {d}; // LayerNorms
     }
@@ -131,6 +182,16 @@ public final class CroprTraining implements TrainableReducer {
     /** Pruning modules (each with its auxiliary head). */
     public int modules() {
         return spec.schedule().lastModule(cfg.depth()) + 1;
+    }
+
+    /** The auxiliary task. */
+    public Task task() {
+        return task;
+    }
+
+    /** Queries per module: one, or one per patch for {@link Task#SEGMENT}. */
+    public int queries() {
+        return queries;
     }
 
     /** The spec being trained. */
@@ -179,7 +240,10 @@ public final class CroprTraining implements TrainableReducer {
         return modules();
     }
 
-    /** The auxiliary logits [B,classes] of every module of the last forward, in module order; clears them. */
+    /**
+     * The auxiliary logits of every module of the last forward, in module order: [B,classes] (classification,
+     * presence) or [B,patches,1+classes] (segmentation); clears them.
+     */
     public List<NDArray> takeAuxLogits() {
         List<NDArray> out = new ArrayList<>(auxLogits);
         auxLogits.clear();
@@ -275,7 +339,8 @@ public final class CroprTraining implements TrainableReducer {
                 NDArray h = linear(layerNorm(pooled, p + "aggregator.norm1"), p + "aggregator.mlp.fc1");
                 h = linear(ai.djl.nn.Activation.gelu(h), p + "aggregator.mlp.fc2");
                 NDArray z = layerNorm(pooled.add(h), p + "aggregator.norm2");
-                auxLogits.add(linear(z, p + "head").mean(new int[] {1})); // [B,classes]
+                NDArray logits = linear(z, p + "head"); // [B,q,outputs]
+                auxLogits.add(task == Task.SEGMENT ? logits : logits.mean(new int[] {1})); // [B,q,1+K] or [B,K]
                 if (!s.prunesAfter(depth, block)) {
                     return t;
                 }

@@ -14,6 +14,7 @@ import dev.vitrim.dense.DenseEvaluator;
 import dev.vitrim.dense.DenseExample;
 import dev.vitrim.dense.DenseLoss;
 import dev.vitrim.dense.DenseModel;
+import dev.vitrim.dense.PatchLabels;
 import dev.vitrim.engine.Torch;
 import dev.vitrim.io.FloatTensor;
 import dev.vitrim.model.Checkpoint;
@@ -36,6 +37,13 @@ import java.util.function.IntFunction;
  * and centre offsets at once ({@link DenseLoss}), with AdamW, warm-up and cosine decay, and gradient clipping as
  * {@link Trainer} does. Each epoch may draw fresh images ({@code trainForEpoch}); validation measures mIoU and box AP
  * on the saved file, and the best epoch is the one with the highest mean of the two.
+ *
+ * <p>With a reduction ({@link Job#reduce}) the backbone trains with it on. {@code cropr:…} trains Token Cropr's
+ * modules alongside ({@link CroprTraining}): per module the queries, a training-only aggregator and an auxiliary head
+ * on the detached module input, whose loss (weight 1 per module) adds to the dense loss; for segmentation one query
+ * per patch against the patch labels ({@link PatchLabels}), for detection and instance segmentation one query and
+ * "which classes are present". The saved files keep only the queries and record the schedule, so
+ * {@code --reduce cropr} runs it; validation runs the saved file with its recorded reduction.
  *
  * <p>Files for {@code -o DIR/NAME.safetensors}: the best model, {@code NAME.last.safetensors},
  * {@code NAME.state.safetensors} (to {@code --resume} from) and {@code NAME.log.jsonl}, each replaced atomically
@@ -71,10 +79,31 @@ public final class DenseTrainer {
      * @param dataName      the training data's name (recorded, checked on resume)
      * @param stopAfter     end this invocation after so many epochs (0: run to the end); resume continues, on the
      *                      same schedule, as if the run had never stopped
+     * @param reduce        token reduction while training and validating (a {@code --reduce} spec; null or "none":
+     *                      none): {@code cropr:…} trains Cropr's modules, any other reducer fine-tunes with it on
+     * @param croprTask     with {@code cropr}: what the auxiliary heads learn ({@link CroprTraining.Task#SEGMENT} or
+     *                      {@link CroprTraining.Task#PRESENCE})
+     * @param patchLabels   with {@code cropr} and {@code SEGMENT}: how a patch's label is picked from its pixels
      */
     public record Job(VitConfig arch, List<String> classes, Path init, IntFunction<DenseDataset> trainForEpoch,
                       DenseDataset val, int valLimit, String dataName, TrainConfig cfg, Path output, boolean resume,
-                      boolean overwrite, int evalBatch, int stopAfter) {}
+                      boolean overwrite, int evalBatch, int stopAfter, String reduce, CroprTraining.Task croprTask,
+                      PatchLabels.Mode patchLabels) {
+        public Job {
+            if (croprTask == CroprTraining.Task.CLASSIFY) {
+                throw new VitrimException("dense training: Cropr's auxiliary task is segment or presence, not "
+                        + "classify");
+            }
+        }
+
+        /** A run without token reduction. */
+        public Job(VitConfig arch, List<String> classes, Path init, IntFunction<DenseDataset> trainForEpoch,
+                   DenseDataset val, int valLimit, String dataName, TrainConfig cfg, Path output, boolean resume,
+                   boolean overwrite, int evalBatch, int stopAfter) {
+            this(arch, classes, init, trainForEpoch, val, valLimit, dataName, cfg, output, resume, overwrite,
+                    evalBatch, stopAfter, null, CroprTraining.Task.SEGMENT, PatchLabels.Mode.NEAREST);
+        }
+    }
 
     /** Outcome of a run. */
     public record Summary(int epochsDone, int bestEpoch, double bestScore, Path model, Path log) {}
@@ -109,7 +138,42 @@ public final class DenseTrainer {
             }
         }
         Torch.engine();
-        DenseModel model = build(job, state);
+        CroprTraining.Task task = job.croprTask() == null ? CroprTraining.Task.SEGMENT : job.croprTask();
+        PatchLabels.Mode patchMode = job.patchLabels() == null ? PatchLabels.Mode.NEAREST : job.patchLabels();
+        Reduction red = Reduction.of(job.reduce(), job.arch(), cfg.seed(), task, job.classes().size());
+        TrainableReducer reducer = red.reducer();
+        boolean cropr = reducer instanceof CroprTraining;
+        if (state != null) {
+            String was = state.info().path("reduce").asText("none");
+            String wasAux = state.info().path("cropr_task").asText(null);
+            String wasLabels = state.info().path("patch_labels").asText(null);
+            String msg = null;
+            if (!was.equals(red.spec())) {
+                msg = "reducer " + was + ", not " + red.spec();
+            } else if (cropr && wasAux != null && !wasAux.equals(task.id())) {
+                msg = "Cropr task " + wasAux + ", not " + task.id();
+            } else if (cropr && task == CroprTraining.Task.SEGMENT && wasLabels != null
+                    && !wasLabels.equals(patchMode.id())) {
+                msg = "patch labels " + wasLabels + ", not " + patchMode.id();
+            }
+            if (msg != null) {
+                red.close();
+                throw new VitrimException("resume: " + files.state() + " was trained with " + msg + "; use the same, "
+                        + "or a new output file for a new run");
+            }
+        }
+        DenseModel model;
+        try {
+            model = build(job, state);
+            if (state != null) {
+                reducer.restoreState(state.model());
+            }
+        } catch (RuntimeException e) {
+            red.close();
+            throw e;
+        }
+        Map<String, NDArray> trained = new LinkedHashMap<>(model.decoderParameters());
+        trained.putAll(reducer.parameters());
         int n = job.trainForEpoch().apply(0).size();
         int steps = (n + cfg.batch() - 1) / cfg.batch();
         LrSchedule schedule = new LrSchedule(cfg.lr(), cfg.minLr(), Math.round(cfg.warmupEpochs() * steps),
@@ -123,7 +187,8 @@ public final class DenseTrainer {
             t.setDaemon(true);
             return t;
         });
-        try (model; AdamW opt = new AdamW(vit, model.decoderParameters(), cfg)) {
+        long totalSteps = (long) cfg.epochs() * steps;
+        try (model; red; AdamW opt = new AdamW(vit, trained, reducer.parameters().keySet(), cfg)) {
             int start = 0;
             double best = -1;
             int bestEpoch = 0;
@@ -144,7 +209,7 @@ public final class DenseTrainer {
                 DenseDataset data = job.trainForEpoch().apply(epoch);
                 l.epochStart(epoch + 1, cfg.epochs(), steps, n);
                 long t0 = System.nanoTime();
-                double[] sums = new double[6];
+                double[] sums = new double[7]; // total, the five dense terms, Cropr's auxiliary loss
                 long seen = 0;
                 double lr = 0;
                 double gradNorm = 0;
@@ -155,6 +220,7 @@ public final class DenseTrainer {
                     int from = (step + 1) * cfg.batch();
                     next = from < n ? loader.submit(() -> load(data, from, cfg.batch(), model, n)) : null;
                     lr = schedule.at((long) epoch * steps + step);
+                    reducer.beginStep((long) epoch * steps + step, totalSteps);
                     int bs = b.samples.size();
                     int mb = cfg.microBatch() > 0 ? Math.min(cfg.microBatch(), bs) : bs;
                     try (NDManager m = vit.manager().newSubManager()) {
@@ -164,14 +230,23 @@ public final class DenseTrainer {
                                 try (NDManager p = m.newSubManager()) {
                                     NDArray x = p.create(java.util.Arrays.copyOfRange(b.x, f * 3 * s * s,
                                             (f + cnt) * 3 * s * s), new Shape(cnt, 3, s, s));
-                                    NDArray maps = model.maps(x, Reducers.NONE);
-                                    DenseLoss.Terms t = DenseLoss.compute(maps, model.layout(),
-                                            b.samples.subList(f, f + cnt), stride);
+                                    List<DenseLoss.Sample> part = b.samples.subList(f, f + cnt);
+                                    NDArray maps = model.maps(x, reducer);
+                                    DenseLoss.Terms t = DenseLoss.compute(maps, model.layout(), part, stride);
                                     double share = (double) cnt / bs;
-                                    NDArray loss = t.total().mul(Torch.scalar(p, (float) share));
+                                    NDArray total = t.total();
+                                    double aux = 0;
+                                    if (cropr) { // the dense loss + every module's auxiliary loss, all weight 1
+                                        CroprDenseLoss.Targets tg = CroprDenseLoss.targets(task, part, s, s, stride,
+                                                job.classes().size(), patchMode);
+                                        NDArray a = reducer.auxiliaryLoss(z -> CroprDenseLoss.of(z, tg));
+                                        aux = a.getFloat();
+                                        total = total.add(a);
+                                    }
+                                    NDArray loss = total.mul(Torch.scalar(p, (float) share));
                                     gc.backward(loss);
-                                    double[] terms = {t.total().getFloat(), t.segment(), t.heatmap(), t.size(),
-                                        t.offset(), t.center()};
+                                    double[] terms = {total.getFloat(), t.segment(), t.heatmap(), t.size(),
+                                        t.offset(), t.center(), aux};
                                     for (int i = 0; i < terms.length; i++) {
                                         sums[i] += terms[i] * cnt;
                                     }
@@ -201,15 +276,26 @@ public final class DenseTrainer {
                 ObjectNode extra = ModelFiles.JSON.createObjectNode();
                 extra.put("trained_by", "vitrim train --task dense").put("data", job.dataName())
                         .put("epoch", epoch + 1).put("train_images_per_epoch", n);
+                if (!red.spec().equals("none")) {
+                    extra.put("reduce", red.spec());
+                    if (cropr) {
+                        extra.put("cropr_task", task.id());
+                        if (task == CroprTraining.Task.SEGMENT) {
+                            extra.put("patch_labels", patchMode.id());
+                        }
+                    }
+                }
                 if (job.init() != null) {
                     extra.put("init", job.init().toString());
                 }
                 extra.set("train", cfg.toJson());
-                ModelFiles.saveDense(model, extra, files.last());
+                Map<String, FloatTensor> keep = reducer.inferenceTensors(); // Cropr: the queries only
+                ModelFiles.saveDense(model, extra, red.recorded(), keep, files.last());
                 DenseEvaluator.Metrics val;
                 try (DenseModel saved = DenseModel.load(files.last())) {
-                    val = DenseEvaluator.evaluate(saved, job.val(), Reducers.NONE, job.evalBatch(), job.valLimit(),
-                            false, null);
+                    // validation runs the saved file as inference will: with its recorded reduction
+                    val = DenseEvaluator.evaluate(saved, job.val(), Reducers.parse(red.validationSpec(),
+                            saved.backbone()), job.evalBatch(), job.valLimit(), false, null);
                 }
                 double score = (val.meanIou() + Math.max(0, val.boxAp())) / 2;
                 boolean isBest = score > best;
@@ -218,7 +304,7 @@ public final class DenseTrainer {
                     bestEpoch = epoch + 1;
                     extra.put("val_miou", val.meanIou()).put("val_box_ap", val.boxAp())
                             .put("val_box_ap50", val.boxAp50());
-                    ModelFiles.saveDense(model, extra, files.model());
+                    ModelFiles.saveDense(model, extra, red.recorded(), keep, files.model());
                 }
                 ObjectNode info = TrainState.newInfo();
                 info.put("epochs_done", epoch + 1);
@@ -232,8 +318,14 @@ public final class DenseTrainer {
                 info.set("arch", ModelFiles.configToJson(vit.config()));
                 info.set("train", cfg.toJson());
                 info.put("task", "dense");
+                info.put("reduce", red.spec());
+                if (cropr) {
+                    info.put("cropr_task", task.id());
+                    info.put("patch_labels", patchMode.id());
+                }
                 Map<String, FloatTensor> weights = ModelFiles.internalTensors(vit);
                 weights.putAll(model.decoderTensors());
+                weights.putAll(reducer.stateTensors());
                 new TrainState(info, weights, opt.exportState()).write(files.state());
                 ObjectNode log = ModelFiles.JSON.createObjectNode();
                 log.put("epoch", epoch + 1).put("epochs", cfg.epochs()).put("train_loss", sums[0] / seen)
@@ -243,6 +335,9 @@ public final class DenseTrainer {
                         .put("val_box_ap", val.boxAp()).put("val_box_ap50", val.boxAp50()).put("lr", lr)
                         .put("images_per_s", seen / trainSecs).put("seconds", (System.nanoTime() - t0) / 1e9)
                         .put("best", isBest).put("grad_norm", gradNorm);
+                if (cropr) { // mean over the modules of their auxiliary losses
+                    log.put("aux_loss", sums[6] / seen / reducer.auxiliaryLosses());
+                }
                 if (skipped > 0) {
                     log.put("skipped_steps", skipped);
                 }

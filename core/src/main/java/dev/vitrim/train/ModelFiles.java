@@ -121,9 +121,19 @@ public final class ModelFiles {
      * ({@value dev.vitrim.dense.DenseModel#METADATA_KEY}), atomically.
      */
     public static void saveDense(dev.vitrim.dense.DenseModel m, JsonNode extra, Path file) {
+        saveDense(m, extra, null, Map.of(), file);
+    }
+
+    /**
+     * The same, with the reducer's inference tensors ({@code more}, e.g. Cropr's queries) and the reduction it was
+     * trained with recorded under {@link Checkpoint#REDUCE_KEY} ({@code reduce}; null: none).
+     */
+    static void saveDense(dev.vitrim.dense.DenseModel m, JsonNode extra, String reduce, Map<String, FloatTensor> more,
+                          Path file) {
         Map<String, FloatTensor> tensors = m.backbone().exportTensors();
         tensors.putAll(m.decoderTensors());
-        save(tensors, m.config(), extra, null, Map.of(dev.vitrim.dense.DenseModel.METADATA_KEY,
+        tensors.putAll(more);
+        save(tensors, m.config(), extra, reduce, Map.of(dev.vitrim.dense.DenseModel.METADATA_KEY,
                 dev.vitrim.dense.DenseModel.metadata(m.classes(), m.config().patchSize())), file);
     }
 

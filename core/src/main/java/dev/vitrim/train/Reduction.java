@@ -25,6 +25,11 @@ final class Reduction implements AutoCloseable {
     }
 
     static Reduction of(String given, VitConfig arch, long seed) {
+        return of(given, arch, seed, CroprTraining.Task.CLASSIFY, arch.numClasses());
+    }
+
+    /** The same, Cropr's auxiliary heads learning {@code task} over {@code classes} classes. */
+    static Reduction of(String given, VitConfig arch, long seed, CroprTraining.Task task, int classes) {
         TokenReducer parsed = Reducers.parse(given, arch);
         if (parsed == Reducers.NONE) {
             return new Reduction(TrainableReducer.fixed(parsed), "none", null, "none");
@@ -34,7 +39,7 @@ final class Reduction implements AutoCloseable {
             Cropr c = (Cropr) parsed;
             String full = spec + (c.ramp() ? ",ramp=true" : "")
                     + (c.queryStd() != Cropr.DEFAULT_QUERY_STD ? ",qstd=" + c.queryStd() : "");
-            CroprTraining t = new CroprTraining(c, arch, seed);
+            CroprTraining t = new CroprTraining(c, arch, task, classes, seed);
             return new Reduction(t, full, spec, spec);
         }
         if (spec.contains("cropr:")) {
