@@ -401,7 +401,7 @@ class SceneGeneratorTest {
         assertThat(Arrays.copyOfRange(test.pixels(), 7 * 3 * N, 8 * 3 * N)).isEqualTo(s7.rgb());
         assertThatThrownBy(() -> Datasets.load(Datasets.parse("scenes:val"), root, null))
                 .isInstanceOf(VitrimException.class).hasMessageContaining("scenes-1")
-                .hasMessageContaining("vitrim data export");
+                .hasMessageContaining("export it as images");
     }
 
     @Test
