@@ -7,7 +7,8 @@ import dev.vitrim.engine.TorchScript;
  * ToMe's bipartite soft matching (Bolya et al., ICLR 2023): tokens alternate into sets A (even) and B (odd);
  * each A token finds its most similar B token by cosine similarity of the metric; the r best-matched A tokens
  * merge into their matches (many-to-one) with a size-weighted average; prefix tokens never merge. Output
- * order: the unmerged A tokens in their original order, then all B tokens.
+ * order: the prefix tokens in their original order, then the other unmerged A tokens in order, then the other B
+ * tokens (as ToMe's own code does for a distilled DeiT, so CLS and the distillation token stay at 0 and 1).
  *
  * <p>The similarities come from the attention kernel and the merge is one TorchScript call ({@link RowMerge}: a
  * weighted embedding-bag sum, which DJL lacks), or none of its own when the model runs it inside the MLP call that
@@ -71,15 +72,25 @@ public final class BipartiteMerge {
         int[] start = new int[out];
         int[] fill = new int[out];
         Match match = new Match(na, nb, t.prefix);
+        int[] bSlot = new int[nb];
+        int[] aSlot = new int[keep];
+        int prefixA = (t.prefix + 1) / 2; // prefix token 2a is A token a, prefix token 2j+1 is B token j
+        int prefixB = t.prefix / 2;
+        for (int k = 0; k < keep; k++) {
+            aSlot[k] = k < prefixA ? 2 * k : t.prefix + k - prefixA;
+        }
+        for (int j = 0; j < nb; j++) {
+            bSlot[j] = j < prefixB ? 2 * j + 1 : t.prefix + keep - prefixA + j - prefixB;
+        }
         for (int i = 0; i < b; i++) {
             match.run(scores, i * na * nb, r);
             int tok = i * n;
             int o = i * out;
             for (int k = 0; k < keep; k++) {
-                own[k] = tok + 2L * match.order[r + k]; // the unmerged A tokens, in index order
+                own[aSlot[k]] = tok + 2L * match.order[r + k]; // the unmerged A tokens, in index order
             }
             for (int j = 0; j < nb; j++) {
-                own[keep + j] = tok + 2L * j + 1;
+                own[bSlot[j]] = tok + 2L * j + 1;
             }
             for (int k = 0; k < out; k++) {
                 pos[o + k] = t.positions[(int) own[k]];
@@ -88,8 +99,8 @@ public final class BipartiteMerge {
             }
             for (int q = 0; q < r; q++) {
                 int src = match.order[q];
-                sizes[o + keep + match.best[src]] += t.size(tok + 2 * src);
-                fill[keep + match.best[src]]++;
+                sizes[o + bSlot[match.best[src]]] += t.size(tok + 2 * src);
+                fill[bSlot[match.best[src]]]++;
             }
             int at = i * (out + r);
             for (int k = 0; k < out; k++) {
@@ -102,7 +113,7 @@ public final class BipartiteMerge {
             }
             for (int q = 0; q < r; q++) {
                 int src = tok + 2 * match.order[q];
-                int d = keep + match.best[match.order[q]];
+                int d = bSlot[match.best[match.order[q]]];
                 int p = start[d] + fill[d]++;
                 index[p] = src;
                 w[p] = t.size(src) / sizes[o + d];

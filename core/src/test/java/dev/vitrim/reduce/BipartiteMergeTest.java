@@ -251,20 +251,25 @@ class BipartiteMergeTest {
                 }
                 dst[match[a]][c] += size[tok];
             }
+            // ToMe's merge: cat([unm, dst]), or with a distillation token cat([unm[:1], dst[:1], unm[1:], dst[1:]])
+            List<Integer> unm = new ArrayList<>();
             for (int a = 0; a < na; a++) {
                 if (!merged[a]) {
-                    int tok = img * n + 2 * a;
-                    for (int j = 0; j < c; j++) {
-                        xs.add(x[tok * c + j]);
-                    }
-                    ss.add(size[tok]);
+                    unm.add(a);
                 }
             }
-            for (int bb = 0; bb < nb; bb++) {
-                for (int j = 0; j < c; j++) {
-                    xs.add((float) (dst[bb][j] / dst[bb][c]));
-                }
-                ss.add((float) dst[bb][c]);
+            int split = prefix == 2 ? 1 : 0;
+            for (int u = 0; u < split; u++) {
+                addA(xs, ss, x, size, img * n + 2 * unm.get(u), c);
+            }
+            for (int bb = 0; bb < split; bb++) {
+                addB(xs, ss, dst[bb], c);
+            }
+            for (int u = split; u < unm.size(); u++) {
+                addA(xs, ss, x, size, img * n + 2 * unm.get(u), c);
+            }
+            for (int bb = split; bb < nb; bb++) {
+                addB(xs, ss, dst[bb], c);
             }
         }
         float[] xo = new float[xs.size()];
@@ -276,5 +281,19 @@ class BipartiteMergeTest {
             so[i] = ss.get(i);
         }
         return new float[][] {xo, so};
+    }
+
+    private static void addA(List<Float> xs, List<Float> ss, float[] x, float[] size, int tok, int c) {
+        for (int j = 0; j < c; j++) {
+            xs.add(x[tok * c + j]);
+        }
+        ss.add(size[tok]);
+    }
+
+    private static void addB(List<Float> xs, List<Float> ss, double[] dst, int c) {
+        for (int j = 0; j < c; j++) {
+            xs.add((float) (dst[j] / dst[c]));
+        }
+        ss.add((float) dst[c]);
     }
 }

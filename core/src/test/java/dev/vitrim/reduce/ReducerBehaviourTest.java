@@ -64,6 +64,26 @@ class ReducerBehaviourTest {
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"tome:r=4", "tome:r=8", "attn:keep=0.6..0.3,start=0", "evit:keep=0.5,at=0/1",
+        "random:keep=0.4", "attn:start=0,mass=0.5"})
+    void aDistillationTokenStaysSecondWhateverIsReduced(String spec) {
+        // the distilled head reads tokens 0 and 1: every reducer must leave [CLS, dist] at the front
+        try (VisionTransformer deit = VisionTransformer.load(Golden.path("deit_distilled.safetensors"), 4);
+             ai.djl.ndarray.NDManager m = dev.vitrim.engine.Torch.newManager()) {
+            dev.vitrim.engine.Torch.inference();
+            FloatTensor in = Golden.npy("input_b2.npy");
+            Tokens t = deit.forwardTokens(m.create(in.data(), new ai.djl.ndarray.types.Shape(in.shape())),
+                    Reducers.parse(spec, deit.config()), null, false);
+            int n = t.count();
+            assertThat(n).as("%s reduced something", spec).isLessThan(18);
+            for (int i = 0; i < t.batch(); i++) {
+                assertThat(t.positions[i * n]).as("%s image %d token 0", spec, i).isEqualTo(0L);
+                assertThat(t.positions[i * n + 1]).as("%s image %d token 1", spec, i).isEqualTo(1L);
+            }
+        }
+    }
+
+    @ParameterizedTest
     @ValueSource(strings = {"attn", "attn:keep=0.7..0.3,start=1,min=0.25,avg=2", "attn:keep=0.9..0.1,start=2,min=30",
         "evit:keep=0.6,at=1/2,fuse=true", "tome:r=16,schedule=decreasing", "random:R=10,llf=true"})
     void countsFollowTheSchedule(String spec) {

@@ -297,6 +297,10 @@ final class Graph {
                 attr("select_last_index", 0L));
     }
 
+    String less(String a, String b) {
+        return node("Less", List.of(a, b));
+    }
+
     String equal(String a, String b) {
         return node("Equal", List.of(a, b));
     }

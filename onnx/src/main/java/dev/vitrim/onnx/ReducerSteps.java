@@ -413,8 +413,8 @@ final class ReducerSteps {
 
     /**
      * ToMe: bipartite soft matching of the mean keys, the r best-matched even tokens merged into their odd matches
-     * with a size-weighted average. Output order as vitrim's: the unmerged even tokens in index order, then the odd
-     * ones.
+     * with a size-weighted average. Output order as vitrim's: the prefix tokens in index order, then the other
+     * unmerged even tokens in index order, then the other odd ones.
      */
     static final class ToMeStep implements Step {
         final OnnxExport.Writer w;
@@ -487,25 +487,50 @@ final class ReducerSteps {
             String total = g.add(sb, g.squeeze(g.matMul(assign, srcS), 2)); // [B,nb]
             String sum = g.add(g.mul(g.unsqueeze(sb, 2), xb), g.matMul(assign, g.mul(srcS, srcX)));
             String merged = g.div(sum, g.unsqueeze(total, 2));
-            State out = t.with(g.concat(1, unmX, merged), g.concat(1, unmS, total), g.concat(1, unmP, pb), n - rr);
+            int keep = na - rr;
+            State out = t.with(prefixFirst(g, unmX, merged, keep, nb, p), prefixFirst(g, unmS, total, keep, nb, p),
+                    prefixFirst(g, unmP, pb, keep, nb, p), n - rr);
             if (t.owner() == null) {
                 return out;
             }
-            // where each row went: an unmerged A token to its rank among the unmerged, a merged one to its match's row,
-            // B token j to row keep + j; the original tokens follow the rows that held them
-            int keep = na - rr;
+            // where each row went: an unmerged A token to the row of its rank among the unmerged, a merged one to its
+            // match's row, B token j to its row; the original tokens follow the rows that held them
+            int prefixA = (p + 1) / 2;
+            int prefixB = p / 2;
             String taken = w.membership(src, na);
             String rank = g.sub(g.node("CumSum", java.util.List.of(g.sub(g.scalar(1f), taken), g.scalarLong(1))), g.scalar(1f));
-            String toMatch = g.add(g.cast(match, Graph.FLOAT), g.scalar(keep));
-            String newA = g.cast(g.node("Where", java.util.List.of(g.cast(taken, Graph.BOOL), toMatch, rank)), Graph.INT64);
+            String aRow = g.node("Where", java.util.List.of(g.less(rank, g.scalar(prefixA)), g.mul(rank, g.scalar(2f)),
+                    g.add(rank, g.scalar(p - prefixA))));
+            String matchF = g.cast(match, Graph.FLOAT);
+            String toMatch = g.node("Where", java.util.List.of(g.less(matchF, g.scalar(prefixB)),
+                    g.add(g.mul(matchF, g.scalar(2f)), g.scalar(1f)), g.add(matchF, g.scalar(p + keep - prefixA - prefixB))));
+            String newA = g.cast(g.node("Where", java.util.List.of(g.cast(taken, Graph.BOOL), toMatch, aRow)), Graph.INT64);
             long[] bRows = new long[na];
             for (int j = 0; j < na; j++) {
-                bRows[j] = keep + Math.min(j, nb - 1); // a padding column when n is odd, sliced off below
+                int jj = Math.min(j, nb - 1); // a padding column when n is odd, sliced off below
+                bRows[j] = jj < prefixB ? 2L * jj + 1 : p + keep - prefixA + jj - prefixB;
             }
             String newB = g.constLongs(bRows, na);
             String pairs = g.concat(2, g.unsqueeze(newA, 2), g.expand(g.unsqueeze(newB, 0, 2), w.batchAnd(na, 1)));
             String newRow = g.slice(g.reshape(pairs, 0, 2L * na), 1, 0, n); // row i of the input: pairs[i/2][i%2]
             return out.withOwner(g.gatherElements(newRow, t.owner(), 1));
+        }
+
+        /**
+         * The merged tokens in vitrim's order: prefix token i (A row i/2 when i is even, B row i/2 when odd) first,
+         * then the other {@code a} rows, then the other {@code b} rows ([B,keep,…] and [B,nb,…]).
+         */
+        private static String prefixFirst(Graph g, String a, String b, int keep, int nb, int p) {
+            if (p <= 1) {
+                return g.concat(1, a, b);
+            }
+            List<String> parts = new ArrayList<>();
+            for (int i = 0; i < p; i++) {
+                parts.add(g.slice(i % 2 == 0 ? a : b, 1, i / 2, i / 2 + 1));
+            }
+            parts.add(g.slice(a, 1, (p + 1) / 2, keep));
+            parts.add(g.slice(b, 1, p / 2, nb));
+            return g.concat(1, parts.toArray(new String[0]));
         }
     }
 }

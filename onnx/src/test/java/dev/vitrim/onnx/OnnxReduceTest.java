@@ -70,6 +70,7 @@ class OnnxReduceTest {
         out.add(Arguments.of("-", "tome:r=8/8/0/0/0/0+attn:keep=0.8..0.5,start=3,avg=1"));
         out.add(Arguments.of("-", "cropr:R=8,llf=true+tome:r=4"));
         out.add(Arguments.of("distilled", "tome:r=3"));
+        out.add(Arguments.of("distilled", "tome:r=2/4/1"));
         out.add(Arguments.of("distilled", "evit:keep=0.5,at=1,fuse=true"));
         return out.stream();
     }
