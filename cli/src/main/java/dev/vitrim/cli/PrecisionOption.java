@@ -10,7 +10,7 @@ public final class PrecisionOption {
     static final String HELP = "Arithmetic of the transformer blocks: fp32 (default: float32, the reference), "
             + "bf16 (bfloat16 matrix products with float32 LayerNorm, residual stream and reducer scores; fast on "
             + "CPUs with AMX or AVX512_BF16, emulated and slower elsewhere), int8 (dynamic int8 quantization of the "
-            + "linear layers, per-channel weights; faster than fp32 on AVX2 machines, logits move by ~1-4% of their "
+            + "linear layers, per-channel weights; faster than fp32 on AVX2 machines, logits move by ~1-4%% of their "
             + "scale), auto (bf16 where the CPU has AMX or AVX512_BF16, fp32 elsewhere: never slower than fp32). "
             + "docs/precision.md has the measured accuracy and speed.";
 

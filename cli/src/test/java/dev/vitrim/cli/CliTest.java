@@ -136,6 +136,30 @@ class CliTest {
     }
 
     @Test
+    void everyHelpTextFormatsCleanly() {
+        // picocli reads descriptions as format strings: a bare '%' garbles the text and prints a warning
+        java.io.PrintStream saved = System.err;
+        java.io.ByteArrayOutputStream warnings = new java.io.ByteArrayOutputStream();
+        java.util.List<String> seen = new java.util.ArrayList<>();
+        try {
+            System.setErr(new java.io.PrintStream(warnings, true, java.nio.charset.StandardCharsets.UTF_8));
+            java.util.ArrayDeque<picocli.CommandLine> todo = new java.util.ArrayDeque<>();
+            todo.add(new picocli.CommandLine(new Main()));
+            while (!todo.isEmpty()) {
+                picocli.CommandLine c = todo.poll();
+                String usage = c.getUsageMessage();
+                assertThat(usage).as(c.getCommandName()).doesNotContain("%n").doesNotContain("%%");
+                seen.add(c.getCommandName());
+                todo.addAll(c.getSubcommands().values());
+            }
+        } finally {
+            System.setErr(saved);
+        }
+        assertThat(seen).contains("eval", "bench", "train", "segment");
+        assertThat(warnings.toString(java.nio.charset.StandardCharsets.UTF_8)).isEmpty();
+    }
+
+    @Test
     void unknownOptionIsAUsageError() {
         Run r = run("forward", "--model", VIT.toString(), "--input", "x.npy", "--output", "y.npy", "--colour");
         assertThat(r.status()).isEqualTo(2);
