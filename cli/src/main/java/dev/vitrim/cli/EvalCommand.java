@@ -60,7 +60,7 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--batch", paramLabel = "B", defaultValue = "64", description = "Images per forward (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--json", description = "Print {top1, top5, images, images_per_s, gmacs, per_class, tokens_per_block, per_class_tokens, reduce}; with a dense --task {miou, iou, box, mask, images, images_per_s, gmacs, reduce}.")
+    @Option(names = "--json", description = "Print {top1, top5, images, images_per_s, gmacs, per_class, tokens_per_block, per_class_tokens, reduce}; with a dense --task {miou, iou, box, mask, images, images_per_s, gmacs, tokens_per_block, reduce}.")
     boolean json;
 
     @Option(names = "--against-fp32", description = "With --precision bf16, int8 or auto: also run the model in fp32 "
@@ -211,6 +211,7 @@ public final class EvalCommand implements Callable<Integer> {
                     per.put(segClasses.get(k), iou[k]);
                 }
                 o.set("box", stats(om, res.boxes()));
+                o.set("tokens_per_block", om.valueToTree(res.meanTokens()));
                 if (res.masks() != null) {
                     o.set("mask", stats(om, res.masks()));
                 }
@@ -219,6 +220,13 @@ public final class EvalCommand implements Callable<Integer> {
             }
             out.printf(Locale.ROOT, "%s on %s (%d images), %s: %.1f images/s, %.4f GMACs/image%n", modelOptions.model,
                     d.name(), res.images(), r.spec(), res.imagesPerSecond(), gmacs);
+            if (!r.spec().equals("none")) {
+                StringBuilder tb = new StringBuilder("mean tokens after each block:");
+                for (double v : res.meanTokens()) {
+                    tb.append(String.format(Locale.ROOT, " %.1f", v));
+                }
+                out.println(tb);
+            }
             out.printf(Locale.ROOT, "mIoU %.2f  (pixel accuracy %.2f%%)%n", 100 * res.meanIou(),
                     100 * res.segmentation().pixelAccuracy());
             StringBuilder pc = new StringBuilder("IoU per class:");

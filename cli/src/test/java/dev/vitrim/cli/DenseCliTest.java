@@ -178,6 +178,32 @@ class DenseCliTest {
     }
 
     @Test
+    void denseEvalReportsTheTokensEachBlockKept() throws Exception {
+        ObjectMapper om = new ObjectMapper();
+        for (String spec : List.of("none", "tome:r=4", "random:R=3,llf=true,seed=2")) {
+            CliTest.Run e = CliTest.run("eval", "--model", model.toString(), "--data", "coco:" + coco, "--task",
+                    "segment", "--reduce", spec, "--json");
+            assertThat(e.status()).as(e.err()).isZero();
+            JsonNode measured = om.readTree(e.out()).get("tokens_per_block");
+            CliTest.Run f = CliTest.run("flops", "--model", model.toString(), "--reduce", spec, "--json");
+            JsonNode planned = om.readTree(f.out()).get("tokens_after_block");
+            assertThat(measured).as(spec).hasSameSizeAs(planned);
+            for (int i = 0; i < planned.size(); i++) {
+                assertThat(measured.get(i).asDouble()).as("%s block %d", spec, i).isEqualTo(planned.get(i).asDouble());
+            }
+        }
+        // per-image counts: each image keeps what its attention mass asks, never more than the schedule
+        CliTest.Run e = CliTest.run("eval", "--model", model.toString(), "--data", "coco:" + coco, "--task",
+                "segment", "--reduce", "attn:start=0,mass=0.5", "--json");
+        JsonNode measured = om.readTree(e.out()).get("tokens_per_block");
+        JsonNode bound = om.readTree(CliTest.run("flops", "--model", model.toString(), "--reduce",
+                "attn:start=0,mass=0.5", "--json").out()).get("tokens_after_block");
+        for (int i = 0; i < bound.size(); i++) {
+            assertThat(measured.get(i).asDouble()).as("mass block %d", i).isLessThanOrEqualTo(bound.get(i).asDouble());
+        }
+    }
+
+    @Test
     void denseTrainingOnACocoFolderStopsAfterAnEpochAndResumes() throws Exception {
         Path out = dir.resolve("trained/dense.safetensors");
         CliTest.Run first = CliTest.run("train", "--data", "coco:" + coco, "--val", "coco:" + coco, "--config",

@@ -11,6 +11,7 @@ import dev.vitrim.coco.SegmentationMetrics;
 import dev.vitrim.engine.Torch;
 import dev.vitrim.image.PreprocessConfig;
 import dev.vitrim.reduce.TokenReducer;
+import dev.vitrim.reduce.Trace;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntConsumer;
@@ -23,9 +24,13 @@ import java.util.function.IntConsumer;
 public final class DenseEvaluator {
     private DenseEvaluator() {}
 
-    /** The numbers of one evaluation; {@code masks} is null when instance masks were not evaluated. */
+    /**
+     * The numbers of one evaluation; {@code masks} is null when instance masks were not evaluated. {@code meanTokens}:
+     * the tokens after each block, averaged over the images (measured, so per-image counts such as {@code attn:mass}
+     * show what they spent).
+     */
     public record Metrics(String data, long images, SegmentationMetrics segmentation, CocoEval.Result boxes,
-                          CocoEval.Result masks, double imagesPerSecond) {
+                          CocoEval.Result masks, double imagesPerSecond, double[] meanTokens) {
         public double meanIou() {
             return segmentation.meanIou();
         }
@@ -67,15 +72,22 @@ public final class DenseEvaluator {
         List<CocoJson.Detection> boxDets = new ArrayList<>();
         List<CocoJson.Detection> maskDets = new ArrayList<>();
         long nanos = 0;
+        double[] tokens = new double[model.config().depth()];
         for (int from = 0; from < n; from += batch) {
             int cnt = Math.min(batch, n - from);
             List<DenseExample> ex = new ArrayList<>(cnt);
             for (int i = 0; i < cnt; i++) {
                 ex.add(data.get(from + i));
             }
+            Trace trace = new Trace();
             long t0 = System.nanoTime();
-            List<DensePrediction> preds = predict(model, ex, reducer);
+            List<DensePrediction> preds = predict(model, ex, reducer, trace);
             nanos += System.nanoTime() - t0;
+            for (List<Trace.Block> blocks : trace.images()) {
+                for (Trace.Block blk : blocks) {
+                    tokens[blk.block()] += blk.tokens();
+                }
+            }
             for (int i = 0; i < cnt; i++) {
                 DenseExample e = ex.get(i);
                 DensePrediction p = preds.get(i);
@@ -101,11 +113,19 @@ public final class DenseEvaluator {
         CocoJson.Dataset truth = new CocoJson.Dataset(data.name(), images, categories(model.classes()), gt);
         CocoEval.Result box = CocoEval.evaluate(truth, boxDets, CocoEval.IouType.BBOX);
         CocoEval.Result mask = masks ? CocoEval.evaluate(truth, maskDets, CocoEval.IouType.SEGM) : null;
-        return new Metrics(data.name(), n, seg, box, mask, n / (nanos / 1e9));
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] /= n;
+        }
+        return new Metrics(data.name(), n, seg, box, mask, n / (nanos / 1e9), tokens);
     }
 
     /** Predictions for examples at the model's input size (their own size must be the model's). */
     public static List<DensePrediction> predict(DenseModel model, List<DenseExample> ex, TokenReducer reducer) {
+        return predict(model, ex, reducer, null);
+    }
+
+    /** As {@link #predict(DenseModel, List, TokenReducer)}, recording each block's tokens in {@code trace}. */
+    static List<DensePrediction> predict(DenseModel model, List<DenseExample> ex, TokenReducer reducer, Trace trace) {
         int s = model.config().imageSize();
         float[] x = new float[ex.size() * 3 * s * s];
         for (int i = 0; i < ex.size(); i++) {
@@ -116,11 +136,16 @@ public final class DenseEvaluator {
             }
             normalise(e.rgb(), model.config().preprocess(), x, i * 3 * s * s);
         }
-        return predict(model, x, ex.size(), reducer);
+        return predict(model, x, ex.size(), reducer, trace);
     }
 
     /** Predictions for normalised images {@code x} [n,3,S,S] at the model's input size. */
     public static List<DensePrediction> predict(DenseModel model, float[] x, int n, TokenReducer reducer) {
+        return predict(model, x, n, reducer, null);
+    }
+
+    private static List<DensePrediction> predict(DenseModel model, float[] x, int n, TokenReducer reducer,
+                                                 Trace trace) {
         int s = model.config().imageSize();
         int p = model.config().patchSize();
         int g = s / p;
@@ -128,7 +153,7 @@ public final class DenseEvaluator {
         float[] maps;
         try (NDManager m = model.backbone().manager().newSubManager()) {
             Torch.inference();
-            NDArray out = model.maps(m.create(x, new Shape(n, 3, s, s)), reducer);
+            NDArray out = model.maps(m.create(x, new Shape(n, 3, s, s)), reducer, trace);
             maps = out.toFloatArray();
         }
         List<DensePrediction> preds = new ArrayList<>(n);

@@ -14,6 +14,7 @@ import dev.vitrim.model.Checkpoint;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.reduce.TokenReducer;
 import dev.vitrim.reduce.Tokens;
+import dev.vitrim.reduce.Trace;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -207,11 +208,16 @@ public final class DenseModel implements AutoCloseable {
      * Results belong to the input's manager.
      */
     public NDArray maps(NDArray images, TokenReducer reducer) {
+        return maps(images, reducer, null);
+    }
+
+    /** As {@link #maps(NDArray, TokenReducer)}, recording each block's tokens in {@code trace} (may be null). */
+    public NDArray maps(NDArray images, TokenReducer reducer, Trace trace) {
         long b = images.getShape().get(0);
         int p = vit.config().patchSize();
         int gh = (int) (images.getShape().get(2) / p);
         int gw = (int) (images.getShape().get(3) / p);
-        Tokens t = vit.forwardTokens(images, reducer, null, reducer.merges(), true);
+        Tokens t = vit.forwardTokens(images, reducer, trace, reducer.merges(), true);
         NDArray patches = t.patchGrid(gh * gw);
         NDArray grid = vit.finalNorm(patches); // [B, N, D]
         NDArray out = grid.getNDArrayInternal().linear(grid, weight, bias).singletonOrThrow(); // [B, N, C]
