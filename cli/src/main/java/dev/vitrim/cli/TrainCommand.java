@@ -237,8 +237,8 @@ public final class TrainCommand implements Callable<Integer> {
             description = "Validation batch size (default: ${DEFAULT-VALUE}).")
     int evalBatch;
 
-    @Option(names = "--stop-after", paramLabel = "N", description = "Dense training: end this run after N epochs "
-            + "(the schedule stays that of --epochs); --resume continues it exactly. For long runs in chunks.")
+    @Option(names = "--stop-after", paramLabel = "N", description = "End this run after N epochs (the schedule "
+            + "stays that of --epochs); --resume continues it exactly. For long runs in chunks.")
     int stopAfter;
 
     @Option(names = "--progress", negatable = true, description = "Progress bar on stderr (default: on when "
@@ -376,7 +376,7 @@ public final class TrainCommand implements Callable<Integer> {
         Trainer.Job job = new Trainer.Job(arch, initPath, newHead, trainSet, valSet, spec0.toString(),
                 cfg, output, resume, overwrite, evalBatch, dataOptions, reduceSpec, epochData);
         Trainer.Summary sum = Trainer.run(job, new Listener(out, bar, trainingPrecision(),
-                spec.commandLine().getErr()));
+                spec.commandLine().getErr()), stopAfter);
         out.printf(Locale.ROOT, "best: epoch %d, val acc %.2f%% -> %s%n", sum.bestEpoch(), 100 * sum.bestValAcc(),
                 sum.model());
         out.printf("last epoch: %s; resume state: %s; log: %s%n", sum.last(), sum.state(), sum.log());

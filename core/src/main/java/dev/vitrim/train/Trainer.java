@@ -151,6 +151,17 @@ public final class Trainer {
     static final int MAX_SKIPPED_IN_A_ROW = 3;
 
     public static Summary run(Job job, Listener listener) {
+        return run(job, listener, 0);
+    }
+
+    /**
+     * As {@link #run(Job, Listener)}, ending this invocation after {@code stopAfter} epochs (0: run to the end); the
+     * schedule stays that of the config's epochs, and {@code resume} continues it exactly. For long runs in chunks.
+     */
+    public static Summary run(Job job, Listener listener, int stopAfter) {
+        if (stopAfter < 0) {
+            throw new VitrimException("stopAfter must be 0 (run to the end) or a number of epochs, not " + stopAfter);
+        }
         Listener l = listener == null ? new Listener() { } : listener;
         TrainConfig cfg = job.cfg();
         VitConfig arch = job.arch();
@@ -233,7 +244,8 @@ public final class Trainer {
             }
             Engine engine = Engine.getEngine("PyTorch");
             float smooth = (float) cfg.labelSmoothing();
-            for (int epoch = start; epoch < cfg.epochs(); epoch++) {
+            int end = stopAfter > 0 ? Math.min(cfg.epochs(), start + stopAfter) : cfg.epochs();
+            for (int epoch = start; epoch < end; epoch++) {
                 l.epochStart(epoch + 1, cfg.epochs(), steps, n);
                 long t0 = System.nanoTime();
                 double lossSum = 0;
@@ -369,7 +381,7 @@ public final class Trainer {
                 results.add(r);
                 l.epochEnd(r);
             }
-            int done = Math.max(start, cfg.epochs());
+            int done = Math.max(start, end);
             return new Summary(done, bestEpoch, bestAcc, files.model(), files.last(), files.state(), files.log(),
                     results);
         }
