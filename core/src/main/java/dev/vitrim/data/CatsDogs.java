@@ -26,7 +26,7 @@ import java.util.Map;
  * training pool and 800..999 the test split, as the package itself divides them (4/5 train); the validation split is
  * held out from the training pool by {@link Splits#holdOut}.
  */
-public final class CatsDogs {
+final class CatsDogs {
     public static final List<String> CLASSES = List.of("dog", "cat");
     public static final int PER_CLASS = 1000;
     public static final int TRAIN_PER_CLASS = 800;

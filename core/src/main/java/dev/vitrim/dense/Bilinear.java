@@ -9,7 +9,7 @@ import dev.vitrim.VitrimException;
  * weights {@code 1 - (src - i0)} and {@code src - i0}. The source coordinate is computed in float, as PyTorch does
  * for float tensors. Downscaling uses the same two taps (no antialiasing), like PyTorch's default.
  */
-public final class Bilinear {
+final class Bilinear {
     private Bilinear() {}
 
     /**

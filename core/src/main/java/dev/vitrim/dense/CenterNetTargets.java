@@ -25,7 +25,7 @@ import java.util.List;
  *       the same cell and trains on both; one target per cell is what a per-token head can represent.</li>
  * </ul>
  */
-public final class CenterNetTargets {
+final class CenterNetTargets {
     /** Pixels per grid cell of the ViT (patch size 8). */
     public static final int STRIDE = 8;
     /** Grid side for the 112-pixel input. */

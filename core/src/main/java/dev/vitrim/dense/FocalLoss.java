@@ -9,7 +9,7 @@ import dev.vitrim.VitrimException;
  * {@code gt == 1} (one per object unless two objects of a class share a cell); with N = 0 the sum is not divided.
  * The arrays may hold a whole batch: the loss is normalised over all of it, as CenterNet does. Sums in double.
  */
-public final class FocalLoss {
+final class FocalLoss {
     /** CenterNet's clamp of the predicted probability ({@code _sigmoid}). */
     public static final double EPS = 1e-4;
 

@@ -21,7 +21,7 @@ import java.util.List;
  * <p>Score: detection score times the mean probability of the instance's class over its mask. Empty masks are
  * dropped; the result is sorted by score, descending (stable). All maps and detections are in one pixel frame.
  */
-public final class InstanceGrouping {
+final class InstanceGrouping {
     /** Detections scoring below this do not collect pixels. */
     public static final float MIN_DETECTION_SCORE = 0.1f;
 

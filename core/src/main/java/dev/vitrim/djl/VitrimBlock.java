@@ -15,7 +15,7 @@ import dev.vitrim.engine.Torch;
  * {@code [B, classes]} out for a classifier, the dense heads' maps {@code [B, C, H/p, W/p]} for a dense model; with
  * the model's token reducer. The block does not own the model: close the {@link VitrimModel} yourself.
  */
-public final class VitrimBlock extends AbstractBlock {
+final class VitrimBlock extends AbstractBlock {
     private final VitrimModel model;
 
     public VitrimBlock(VitrimModel model) {

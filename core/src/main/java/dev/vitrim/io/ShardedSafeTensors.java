@@ -25,7 +25,7 @@ import java.util.TreeMap;
  * inconsistency is reported up front: a missing shard, a tensor the weight_map lists but its shard lacks, a tensor
  * found in two shards, or a tensor in a shard that the weight_map does not list.
  */
-public final class ShardedSafeTensors implements TensorSource {
+final class ShardedSafeTensors implements TensorSource {
 
     private final Path index;
     private final Map<String, SafeTensorsFile> shards; // shard name -> file, sorted by shard name

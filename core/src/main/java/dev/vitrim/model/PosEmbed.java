@@ -7,7 +7,7 @@ package dev.vitrim.model;
  * the grid dropped and the weights renormalised). The plain variant (A = -0.75, borders clamped) is what
  * {@code antialias=False} gives.
  */
-public final class PosEmbed {
+final class PosEmbed {
     private static final double A = -0.75;
 
     private PosEmbed() {}

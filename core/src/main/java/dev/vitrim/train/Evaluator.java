@@ -10,7 +10,7 @@ import dev.vitrim.engine.Torch;
 import dev.vitrim.model.VisionTransformer;
 
 /** Loss and accuracy of a model on labelled images (evaluation transform, no augmentation, no gradients). */
-public final class Evaluator {
+final class Evaluator {
     private Evaluator() {}
 
     /**

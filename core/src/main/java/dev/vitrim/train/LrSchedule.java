@@ -4,7 +4,7 @@ package dev.vitrim.train;
  * Per-step learning rate: linear warm-up from {@code lr / warmupSteps} to {@code lr} over {@code warmupSteps}
  * steps, then cosine decay to {@code minLr} at the last step.
  */
-public record LrSchedule(double lr, double minLr, long warmupSteps, long totalSteps) {
+record LrSchedule(double lr, double minLr, long warmupSteps, long totalSteps) {
     /** Learning rate of step {@code t} (0-based). */
     public double at(long t) {
         if (t < warmupSteps) {

@@ -15,7 +15,7 @@ import java.util.SplittableRandom;
  * LayerScale gammas 1e-5, and the patch-embedding convolution with PyTorch's default (kaiming-uniform, a = sqrt(5)):
  * weight and bias uniform in +-1/sqrt(3 p^2). Deterministic in the seed (drawn in Java, not by the engine).
  */
-public final class TimmInit {
+final class TimmInit {
     private TimmInit() {}
 
     public static void apply(VisionTransformer vit, long seed) {

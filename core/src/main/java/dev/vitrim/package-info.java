@@ -1,0 +1,2 @@
+/** The root of the library: {@link dev.vitrim.VitrimException}, the one exception every failure of bad input is reported with. */
+package dev.vitrim;
