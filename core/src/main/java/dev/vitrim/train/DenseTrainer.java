@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vitrim.VitrimException;
 import dev.vitrim.arch.VitConfig;
@@ -23,9 +22,9 @@ import dev.vitrim.reduce.Reducers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -47,7 +46,9 @@ import java.util.function.IntFunction;
  *
  * <p>Files for {@code -o DIR/NAME.safetensors}: the best model, {@code NAME.last.safetensors},
  * {@code NAME.state.safetensors} (to {@code --resume} from) and {@code NAME.log.jsonl}, each replaced atomically
- * after every epoch, so a killed run loses at most the epoch in progress.
+ * after every epoch, so a killed run loses at most the epoch in progress. Divergence stops a run as in
+ * {@link Trainer}: a non-finite loss at once, non-finite gradient norms after {@value Trainer#MAX_SKIPPED_IN_A_ROW} steps
+ * in a row (a lone one skips its update and is counted in the log as {@code skipped_steps}).
  */
 public final class DenseTrainer {
     private DenseTrainer() {}
@@ -112,15 +113,8 @@ public final class DenseTrainer {
         Listener l = listener == null ? new Listener() { } : listener;
         TrainConfig cfg = job.cfg();
         Trainer.Files4 files = Trainer.Files4.of(job.output());
-        if (!job.output().getFileName().toString().endsWith(".safetensors")) {
-            throw new VitrimException("output " + job.output() + ": the model file name must end in .safetensors");
-        }
-        TrainState state = null;
-        if (job.resume()) {
-            if (!Files.exists(files.state())) {
-                throw new VitrimException("resume: " + files.state() + " not found (it is written after every epoch)");
-            }
-            state = TrainState.read(files.state());
+        TrainState state = Trainer.openState(files, job.resume(), job.overwrite());
+        if (state != null) {
             if (!state.data().equals(job.dataName())) {
                 throw new VitrimException("resume: " + files.state() + " was trained on " + state.data() + ", not "
                         + job.dataName());
@@ -130,221 +124,39 @@ public final class DenseTrainer {
                 throw new VitrimException("resume: " + files.state() + " holds a different architecture ("
                         + saved.networkShape() + ") than requested (" + job.arch().networkShape() + ")");
             }
-        } else if (!job.overwrite()) {
-            for (Path p : List.of(files.state(), files.model())) {
-                if (Files.exists(p)) {
-                    throw new VitrimException(p + " exists: resume that run, or overwrite to start over");
-                }
-            }
         }
         Torch.engine();
         CroprTraining.Task task = job.croprTask() == null ? CroprTraining.Task.SEGMENT : job.croprTask();
         PatchLabels.Mode patchMode = job.patchLabels() == null ? PatchLabels.Mode.NEAREST : job.patchLabels();
         Reduction red = Reduction.of(job.reduce(), job.arch(), cfg.seed(), task, job.classes().size());
-        TrainableReducer reducer = red.reducer();
-        boolean cropr = reducer instanceof CroprTraining;
-        if (state != null) {
-            String was = state.info().path("reduce").asText("none");
-            String wasAux = state.info().path("cropr_task").asText(null);
-            String wasLabels = state.info().path("patch_labels").asText(null);
-            String msg = null;
-            if (!was.equals(red.spec())) {
-                msg = "reducer " + was + ", not " + red.spec();
-            } else if (cropr && wasAux != null && !wasAux.equals(task.id())) {
-                msg = "Cropr task " + wasAux + ", not " + task.id();
-            } else if (cropr && task == CroprTraining.Task.SEGMENT && wasLabels != null
-                    && !wasLabels.equals(patchMode.id())) {
-                msg = "patch labels " + wasLabels + ", not " + patchMode.id();
-            }
-            if (msg != null) {
-                red.close();
-                throw new VitrimException("resume: " + files.state() + " was trained with " + msg + "; use the same, "
-                        + "or a new output file for a new run");
-            }
-        }
+        boolean cropr = red.reducer() instanceof CroprTraining;
         DenseModel model;
         try {
+            Trainer.checkSameReducer(state, files, red.spec(), cropr ? croprMismatch(state, task, patchMode) : null);
             model = build(job, state);
             if (state != null) {
-                reducer.restoreState(state.model());
+                red.reducer().restoreState(state.model());
             }
         } catch (RuntimeException e) {
             red.close();
             throw e;
         }
         Map<String, NDArray> trained = new LinkedHashMap<>(model.decoderParameters());
-        trained.putAll(reducer.parameters());
-        int n = job.trainForEpoch().apply(0).size();
-        int steps = (n + cfg.batch() - 1) / cfg.batch();
-        LrSchedule schedule = new LrSchedule(cfg.lr(), cfg.minLr(), Math.round(cfg.warmupEpochs() * steps),
-                (long) cfg.epochs() * steps);
-        VisionTransformer vit = model.backbone();
-        l.modelReady(vit);
-        int stride = vit.config().patchSize();
-        int s = vit.config().imageSize();
+        trained.putAll(red.reducer().parameters());
+        l.modelReady(model.backbone());
         ExecutorService loader = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "vitrim-dense-loader");
             t.setDaemon(true);
             return t;
         });
-        long totalSteps = (long) cfg.epochs() * steps;
-        try (model; red; AdamW opt = new AdamW(vit, trained, reducer.parameters().keySet(), cfg)) {
-            int start = 0;
-            double best = -1;
-            int bestEpoch = 0;
-            if (state != null) {
-                opt.importState(state.optim(), state.steps());
-                start = state.epochsDone();
-                best = state.bestValAcc();
-                bestEpoch = state.bestEpoch();
-                l.message("resuming after epoch " + start + " of " + cfg.epochs() + " (best so far: epoch " + bestEpoch
-                        + ")");
-                Trainer.truncateLog(files.log(), start);
-            } else {
-                Trainer.deleteIfExists(files.log());
-            }
-            Engine engine = Engine.getEngine("PyTorch");
+        try (model; red; AdamW opt = new AdamW(model.backbone(), trained, red.reducer().parameters().keySet(), cfg)) {
+            DenseRun run = new DenseRun(job, l, files, model, red, cropr ? task : null, patchMode, opt, loader);
+            int start = run.resume(state);
             int end = job.stopAfter() > 0 ? Math.min(cfg.epochs(), start + job.stopAfter()) : cfg.epochs();
             for (int epoch = start; epoch < end; epoch++) {
-                DenseDataset data = job.trainForEpoch().apply(epoch);
-                l.epochStart(epoch + 1, cfg.epochs(), steps, n);
-                long t0 = System.nanoTime();
-                double[] sums = new double[7]; // total, the five dense terms, Cropr's auxiliary loss
-                long seen = 0;
-                double lr = 0;
-                double gradNorm = 0;
-                int skipped = 0;
-                Future<Batch> next = loader.submit(() -> load(data, 0, cfg.batch(), model, n));
-                for (int step = 0; step < steps; step++) {
-                    Batch b = next.get();
-                    int from = (step + 1) * cfg.batch();
-                    next = from < n ? loader.submit(() -> load(data, from, cfg.batch(), model, n)) : null;
-                    lr = schedule.at((long) epoch * steps + step);
-                    reducer.beginStep((long) epoch * steps + step, totalSteps);
-                    int bs = b.samples.size();
-                    int mb = cfg.microBatch() > 0 ? Math.min(cfg.microBatch(), bs) : bs;
-                    try (NDManager m = vit.manager().newSubManager()) {
-                        try (GradientCollector gc = engine.newGradientCollector()) {
-                            for (int f = 0; f < bs; f += mb) {
-                                int cnt = Math.min(mb, bs - f);
-                                try (NDManager p = m.newSubManager()) {
-                                    NDArray x = p.create(java.util.Arrays.copyOfRange(b.x, f * 3 * s * s,
-                                            (f + cnt) * 3 * s * s), new Shape(cnt, 3, s, s));
-                                    List<DenseLoss.Sample> part = b.samples.subList(f, f + cnt);
-                                    NDArray maps = model.maps(x, reducer);
-                                    DenseLoss.Terms t = DenseLoss.compute(maps, model.layout(), part, stride);
-                                    double share = (double) cnt / bs;
-                                    NDArray total = t.total();
-                                    double aux = 0;
-                                    if (cropr) { // the dense loss + every module's auxiliary loss, all weight 1
-                                        CroprDenseLoss.Targets tg = CroprDenseLoss.targets(task, part, s, s, stride,
-                                                job.classes().size(), patchMode);
-                                        NDArray a = reducer.auxiliaryLoss(z -> CroprDenseLoss.of(z, tg));
-                                        aux = a.getFloat();
-                                        total = total.add(a);
-                                    }
-                                    NDArray loss = total.mul(Torch.scalar(p, (float) share));
-                                    gc.backward(loss);
-                                    double[] terms = {total.getFloat(), t.segment(), t.heatmap(), t.size(),
-                                        t.offset(), t.center(), aux};
-                                    for (int i = 0; i < terms.length; i++) {
-                                        sums[i] += terms[i] * cnt;
-                                    }
-                                }
-                            }
-                        } finally {
-                            Torch.grad(false);
-                        }
-                        if (!Double.isFinite(sums[0])) {
-                            throw new VitrimException(String.format(Locale.ROOT, "training diverged: the loss became "
-                                    + "%s at epoch %d, step %d (lr %.3g); lower the learning rate", sums[0], epoch + 1,
-                                    step + 1, lr));
-                        }
-                        AdamW.StepInfo info = opt.step(lr, m);
-                        if (Double.isFinite(info.gradNorm())) {
-                            gradNorm = info.gradNorm();
-                        } else {
-                            skipped++;
-                        }
-                    }
-                    seen += bs;
-                    double secs = (System.nanoTime() - t0) / 1e9;
-                    l.step(epoch + 1, step + 1, steps, sums[0] / seen, seen / secs, lr);
-                }
-                double trainSecs = (System.nanoTime() - t0) / 1e9;
-                vit.refreshCaches();
-                ObjectNode extra = ModelFiles.JSON.createObjectNode();
-                extra.put("trained_by", "vitrim train --task dense").put("data", job.dataName())
-                        .put("epoch", epoch + 1).put("train_images_per_epoch", n);
-                if (!red.spec().equals("none")) {
-                    extra.put("reduce", red.spec());
-                    if (cropr) {
-                        extra.put("cropr_task", task.id());
-                        if (task == CroprTraining.Task.SEGMENT) {
-                            extra.put("patch_labels", patchMode.id());
-                        }
-                    }
-                }
-                if (job.init() != null) {
-                    extra.put("init", job.init().toString());
-                }
-                extra.set("train", cfg.toJson());
-                Map<String, FloatTensor> keep = reducer.inferenceTensors(); // Cropr: the queries only
-                ModelFiles.saveDense(model, extra, red.recorded(), keep, files.last());
-                DenseEvaluator.Metrics val;
-                try (DenseModel saved = DenseModel.load(files.last())) {
-                    // validation runs the saved file as inference will: with its recorded reduction
-                    val = DenseEvaluator.evaluate(saved, job.val(), Reducers.parse(red.validationSpec(),
-                            saved.backbone()), job.evalBatch(), job.valLimit(), false, null);
-                }
-                double score = (val.meanIou() + Math.max(0, val.boxAp())) / 2;
-                boolean isBest = score > best;
-                if (isBest) {
-                    best = score;
-                    bestEpoch = epoch + 1;
-                    extra.put("val_miou", val.meanIou()).put("val_box_ap", val.boxAp())
-                            .put("val_box_ap50", val.boxAp50());
-                    ModelFiles.saveDense(model, extra, red.recorded(), keep, files.model());
-                }
-                ObjectNode info = TrainState.newInfo();
-                info.put("epochs_done", epoch + 1);
-                info.put("steps", opt.steps());
-                info.put("best_val_acc", best);
-                info.put("best_epoch", bestEpoch);
-                info.put("data", job.dataName());
-                info.put("train_images", n);
-                info.put("val_images", val.images());
-                info.put("val_data", job.val().name());
-                info.set("arch", ModelFiles.configToJson(vit.config()));
-                info.set("train", cfg.toJson());
-                info.put("task", "dense");
-                info.put("reduce", red.spec());
-                if (cropr) {
-                    info.put("cropr_task", task.id());
-                    info.put("patch_labels", patchMode.id());
-                }
-                Map<String, FloatTensor> weights = ModelFiles.internalTensors(vit);
-                weights.putAll(model.decoderTensors());
-                weights.putAll(reducer.stateTensors());
-                new TrainState(info, weights, opt.exportState()).write(files.state());
-                ObjectNode log = ModelFiles.JSON.createObjectNode();
-                log.put("epoch", epoch + 1).put("epochs", cfg.epochs()).put("train_loss", sums[0] / seen)
-                        .put("seg_loss", sums[1] / seen).put("heat_loss", sums[2] / seen)
-                        .put("size_loss", sums[3] / seen).put("offset_loss", sums[4] / seen)
-                        .put("center_loss", sums[5] / seen).put("val_miou", val.meanIou())
-                        .put("val_box_ap", val.boxAp()).put("val_box_ap50", val.boxAp50()).put("lr", lr)
-                        .put("images_per_s", seen / trainSecs).put("seconds", (System.nanoTime() - t0) / 1e9)
-                        .put("best", isBest).put("grad_norm", gradNorm);
-                if (cropr) { // mean over the modules of their auxiliary losses
-                    log.put("aux_loss", sums[6] / seen / reducer.auxiliaryLosses());
-                }
-                if (skipped > 0) {
-                    log.put("skipped_steps", skipped);
-                }
-                Trainer.appendLog(files.log(), log);
-                l.epochEnd(log);
+                run.epoch(epoch);
             }
-            return new Summary(Math.max(start, end), bestEpoch, best, files.model(), files.log());
+            return new Summary(Math.max(start, end), run.bestEpoch, run.best, files.model(), files.log());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new VitrimException("training interrupted");
@@ -353,6 +165,231 @@ public final class DenseTrainer {
             throw c instanceof RuntimeException ? (RuntimeException) c : new VitrimException(String.valueOf(c), c);
         } finally {
             loader.shutdownNow();
+        }
+    }
+
+    /** What differs, for Cropr, between a saved state's run and this one (its auxiliary task, its patch labels). */
+    private static String croprMismatch(TrainState state, CroprTraining.Task task, PatchLabels.Mode patchMode) {
+        if (state == null) {
+            return null;
+        }
+        String wasAux = state.info().path("cropr_task").asText(null);
+        String wasLabels = state.info().path("patch_labels").asText(null);
+        if (wasAux != null && !wasAux.equals(task.id())) {
+            return "Cropr task " + wasAux + ", not " + task.id();
+        }
+        if (task == CroprTraining.Task.SEGMENT && wasLabels != null && !wasLabels.equals(patchMode.id())) {
+            return "patch labels " + wasLabels + ", not " + patchMode.id();
+        }
+        return null;
+    }
+
+    /** The epochs of one dense run: the model, its reducer and optimiser, the schedule and the best so far. */
+    private static final class DenseRun {
+        private final Job job;
+        private final TrainConfig cfg;
+        private final Listener l;
+        private final Trainer.Files4 files;
+        private final DenseModel model;
+        private final VisionTransformer vit;
+        private final Reduction red;
+        private final TrainableReducer reducer;
+        /** Cropr's auxiliary task, or null when the reducer is not Cropr. */
+        private final CroprTraining.Task croprTask;
+        private final PatchLabels.Mode patchMode;
+        private final AdamW opt;
+        private final ExecutorService loader;
+        private final Engine engine = Engine.getEngine("PyTorch");
+        private final int n;
+        private final int steps;
+        private final LrSchedule schedule;
+        double best = -1;
+        int bestEpoch;
+
+        DenseRun(Job job, Listener l, Trainer.Files4 files, DenseModel model, Reduction red,
+                 CroprTraining.Task croprTask, PatchLabels.Mode patchMode, AdamW opt, ExecutorService loader) {
+            this.job = job;
+            this.cfg = job.cfg();
+            this.l = l;
+            this.files = files;
+            this.model = model;
+            this.vit = model.backbone();
+            this.red = red;
+            this.reducer = red.reducer();
+            this.croprTask = croprTask;
+            this.patchMode = patchMode;
+            this.opt = opt;
+            this.loader = loader;
+            this.n = job.trainForEpoch().apply(0).size();
+            this.steps = (n + cfg.batch() - 1) / cfg.batch();
+            this.schedule = new LrSchedule(cfg.lr(), cfg.minLr(), Math.round(cfg.warmupEpochs() * steps),
+                    (long) cfg.epochs() * steps);
+        }
+
+        /** The first epoch to run (0-based): after the state's epochs, with its optimiser and best so far. */
+        int resume(TrainState state) {
+            if (state == null) {
+                Trainer.deleteIfExists(files.log());
+                return 0;
+            }
+            opt.importState(state.optim(), state.steps());
+            best = state.bestValAcc();
+            bestEpoch = state.bestEpoch();
+            l.message("resuming after epoch " + state.epochsDone() + " of " + cfg.epochs() + " (best so far: epoch "
+                    + bestEpoch + ")");
+            Trainer.truncateLog(files.log(), state.epochsDone());
+            return state.epochsDone();
+        }
+
+        /** Trains epoch {@code epoch} (0-based), batches prepared one ahead off this thread; saves and validates. */
+        void epoch(int epoch) throws InterruptedException, java.util.concurrent.ExecutionException {
+            DenseDataset data = job.trainForEpoch().apply(epoch);
+            l.epochStart(epoch + 1, cfg.epochs(), steps, n);
+            long t0 = System.nanoTime();
+            double[] sums = new double[7]; // total, the five dense terms, Cropr's auxiliary loss
+            long seen = 0;
+            double lr = 0;
+            StepGuard guard = new StepGuard(files, l::message);
+            Future<Batch> next = loader.submit(() -> load(data, 0, cfg.batch(), model, n));
+            for (int step = 0; step < steps; step++) {
+                Batch b = next.get();
+                int from = (step + 1) * cfg.batch();
+                next = from < n ? loader.submit(() -> load(data, from, cfg.batch(), model, n)) : null;
+                lr = schedule.at((long) epoch * steps + step);
+                reducer.beginStep((long) epoch * steps + step, (long) cfg.epochs() * steps);
+                step(b, sums, epoch, step, lr, guard);
+                seen += b.samples.size();
+                double secs = (System.nanoTime() - t0) / 1e9;
+                l.step(epoch + 1, step + 1, steps, sums[0] / seen, seen / secs, lr);
+            }
+            double trainSecs = (System.nanoTime() - t0) / 1e9;
+            DenseEvaluator.Metrics val = saveAndValidate(epoch);
+            ObjectNode log = ModelFiles.JSON.createObjectNode();
+            log.put("epoch", epoch + 1).put("epochs", cfg.epochs()).put("train_loss", sums[0] / seen)
+                    .put("seg_loss", sums[1] / seen).put("heat_loss", sums[2] / seen)
+                    .put("size_loss", sums[3] / seen).put("offset_loss", sums[4] / seen)
+                    .put("center_loss", sums[5] / seen).put("val_miou", val.meanIou())
+                    .put("val_box_ap", val.boxAp()).put("val_box_ap50", val.boxAp50()).put("lr", lr)
+                    .put("images_per_s", seen / trainSecs).put("seconds", (System.nanoTime() - t0) / 1e9)
+                    .put("best", bestEpoch == epoch + 1).put("grad_norm", guard.gradNorm());
+            if (croprTask != null) { // mean over the modules of their auxiliary losses
+                log.put("aux_loss", sums[6] / seen / reducer.auxiliaryLosses());
+            }
+            if (guard.skipped() > 0) {
+                log.put("skipped_steps", guard.skipped());
+            }
+            Trainer.appendLog(files.log(), log);
+            l.epochEnd(log);
+        }
+
+        /**
+         * One optimiser step on a batch, in micro-batches whose gradients accumulate (each weighted by its share of
+         * the batch); adds the loss terms, times the images, to {@code sums}.
+         */
+        private void step(Batch b, double[] sums, int epoch, int step, double lr, StepGuard guard) {
+            int s = vit.config().imageSize();
+            int stride = vit.config().patchSize();
+            int bs = b.samples.size();
+            int mb = cfg.microBatch() > 0 ? Math.min(cfg.microBatch(), bs) : bs;
+            double loss = 0;
+            double aux = 0;
+            try (NDManager m = vit.manager().newSubManager()) {
+                try (GradientCollector gc = engine.newGradientCollector()) {
+                    for (int f = 0; f < bs; f += mb) {
+                        int cnt = Math.min(mb, bs - f);
+                        try (NDManager p = m.newSubManager()) {
+                            NDArray x = p.create(Arrays.copyOfRange(b.x, f * 3 * s * s, (f + cnt) * 3 * s * s),
+                                    new Shape(cnt, 3, s, s));
+                            List<DenseLoss.Sample> part = b.samples.subList(f, f + cnt);
+                            NDArray maps = model.maps(x, reducer);
+                            DenseLoss.Terms t = DenseLoss.compute(maps, model.layout(), part, stride);
+                            NDArray total = t.total();
+                            double a = 0;
+                            if (croprTask != null) { // the dense loss + every module's auxiliary loss, all weight 1
+                                CroprDenseLoss.Targets tg = CroprDenseLoss.targets(croprTask, part, s, s, stride,
+                                        job.classes().size(), patchMode);
+                                NDArray auxLoss = reducer.auxiliaryLoss(z -> CroprDenseLoss.of(z, tg));
+                                a = auxLoss.getFloat();
+                                total = total.add(auxLoss);
+                            }
+                            gc.backward(total.mul(Torch.scalar(p, (float) cnt / bs)));
+                            double[] terms = {total.getFloat(), t.segment(), t.heatmap(), t.size(), t.offset(),
+                                t.center(), a};
+                            for (int i = 0; i < terms.length; i++) {
+                                sums[i] += terms[i] * cnt;
+                            }
+                            loss += terms[0] * cnt / bs;
+                            aux += a * cnt / bs;
+                        }
+                    }
+                } finally {
+                    Torch.grad(false);
+                }
+                guard.checkLoss(loss, aux, epoch, step, lr);
+                guard.afterUpdate(opt.step(lr, m).gradNorm(), loss, epoch, step, lr);
+            }
+        }
+
+        /**
+         * Saves the model after epoch {@code epoch}, validates the saved file as inference will run it (with its
+         * recorded reduction), keeps it as the best by the mean of mIoU and box AP, and writes the state to resume
+         * from.
+         */
+        private DenseEvaluator.Metrics saveAndValidate(int epoch) {
+            vit.refreshCaches();
+            ObjectNode extra = ModelFiles.JSON.createObjectNode();
+            extra.put("trained_by", "vitrim train --task dense").put("data", job.dataName())
+                    .put("epoch", epoch + 1).put("train_images_per_epoch", n);
+            if (!red.spec().equals("none")) {
+                extra.put("reduce", red.spec());
+                if (croprTask != null) {
+                    extra.put("cropr_task", croprTask.id());
+                    if (croprTask == CroprTraining.Task.SEGMENT) {
+                        extra.put("patch_labels", patchMode.id());
+                    }
+                }
+            }
+            if (job.init() != null) {
+                extra.put("init", job.init().toString());
+            }
+            extra.set("train", cfg.toJson());
+            Map<String, FloatTensor> keep = reducer.inferenceTensors(); // Cropr: the queries only
+            ModelFiles.saveDense(model, extra, red.recorded(), keep, files.last());
+            DenseEvaluator.Metrics val;
+            try (DenseModel saved = DenseModel.load(files.last())) {
+                val = DenseEvaluator.evaluate(saved, job.val(), Reducers.parse(red.validationSpec(),
+                        saved.backbone()), job.evalBatch(), job.valLimit(), false, null);
+            }
+            double score = (val.meanIou() + Math.max(0, val.boxAp())) / 2;
+            if (score > best) {
+                best = score;
+                bestEpoch = epoch + 1;
+                extra.put("val_miou", val.meanIou()).put("val_box_ap", val.boxAp())
+                        .put("val_box_ap50", val.boxAp50());
+                ModelFiles.saveDense(model, extra, red.recorded(), keep, files.model());
+            }
+            ObjectNode info = TrainState.newInfo();
+            info.put("epochs_done", epoch + 1);
+            info.put("steps", opt.steps());
+            info.put("best_val_acc", best);
+            info.put("best_epoch", bestEpoch);
+            info.put("data", job.dataName());
+            info.put("train_images", n);
+            info.put("val_images", val.images());
+            info.put("val_data", job.val().name());
+            info.set("arch", ModelFiles.configToJson(vit.config()));
+            info.set("train", cfg.toJson());
+            info.put("task", "dense");
+            info.put("reduce", red.spec());
+            if (croprTask != null) {
+                info.put("cropr_task", croprTask.id());
+                info.put("patch_labels", patchMode.id());
+            }
+            Map<String, FloatTensor> weights = ModelFiles.internalTensors(vit);
+            weights.putAll(model.decoderTensors());
+            weights.putAll(reducer.stateTensors());
+            new TrainState(info, weights, opt.exportState()).write(files.state());
+            return val;
         }
     }
 

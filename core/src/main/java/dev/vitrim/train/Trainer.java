@@ -23,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -164,46 +165,22 @@ public final class Trainer {
         }
         Listener l = listener == null ? new Listener() { } : listener;
         TrainConfig cfg = job.cfg();
-        VitConfig arch = job.arch();
         Files4 files = Files4.of(job.output());
-        if (!job.output().getFileName().toString().endsWith(".safetensors")) {
-            throw new VitrimException("output " + job.output() + ": the model file name must end in .safetensors");
-        }
         checkData(job);
-        TrainState state = null;
-        if (job.resume()) {
-            if (!Files.exists(files.state())) {
-                throw new VitrimException("resume: " + files.state() + " not found (it is written after every epoch "
-                        + "of a run writing " + job.output() + ")");
-            }
-            state = TrainState.read(files.state());
+        TrainState state = openState(files, job.resume(), job.overwrite());
+        if (state != null) {
             checkResumable(state, files.state(), job);
-        } else if (!job.overwrite()) {
-            for (Path p : List.of(files.state(), files.model())) {
-                if (Files.exists(p)) {
-                    throw new VitrimException(p + " exists: resume to continue that run, or overwrite to start "
-                            + "over");
-                }
-            }
         }
         removeStaleTemporaries(files);
         Torch.engine();
-        Reduction red = Reduction.of(job.reduce(), arch, cfg.seed());
-        if (red.reducer().parameters().isEmpty() && cfg.moduleLr() > 0) {
-            red.close();
-            throw new VitrimException("moduleLr " + cfg.moduleLr() + ": reducer " + job.reduce()
-                    + " adds no modules to train (only cropr does)");
-        }
-        if (state != null) {
-            String was = state.info().path("reduce").asText("none");
-            if (!was.equals(red.spec())) {
-                red.close();
-                throw new VitrimException("resume: " + files.state() + " was trained with reducer " + was
-                        + ", not " + red.spec() + "; use the same reducer, or a new output file for a new run");
-            }
-        }
+        Reduction red = Reduction.of(job.reduce(), job.arch(), cfg.seed());
         VisionTransformer vit;
         try {
+            if (red.reducer().parameters().isEmpty() && cfg.moduleLr() > 0) {
+                throw new VitrimException("moduleLr " + cfg.moduleLr() + ": reducer " + job.reduce()
+                        + " adds no modules to train (only cropr does)");
+            }
+            checkSameReducer(state, files, red.spec(), null);
             vit = buildModel(job, state);
             l.modelReady(vit);
             if (state != null) {
@@ -213,21 +190,98 @@ public final class Trainer {
             red.close();
             throw e;
         }
-        int n = job.train().size();
-        int steps = (n + cfg.batch() - 1) / cfg.batch();
-        LrSchedule schedule = new LrSchedule(cfg.lr(), cfg.minLr(), Math.round(cfg.warmupEpochs() * steps),
-                (long) cfg.epochs() * steps);
-        int s = arch.imageSize();
-        int k = arch.numClasses();
-        ImageTransform trainT = new ImageTransform(arch.preprocess(), cfg.translate(), cfg.flip());
-        ImageTransform evalT = new ImageTransform(arch.preprocess(), 0, false);
-        List<EpochResult> results = new ArrayList<>();
-        int start = 0;
+        try (vit; red; AdamW opt = new AdamW(vit, red.reducer().parameters(), cfg)) {
+            ClassifierRun run = new ClassifierRun(job, l, files, vit, red, opt);
+            int start = run.resume(state);
+            int end = stopAfter > 0 ? Math.min(cfg.epochs(), start + stopAfter) : cfg.epochs();
+            List<EpochResult> results = new ArrayList<>();
+            for (int epoch = start; epoch < end; epoch++) {
+                results.add(run.epoch(epoch));
+            }
+            return new Summary(Math.max(start, end), run.bestEpoch, run.bestAcc, files.model(), files.last(),
+                    files.state(), files.log(), results);
+        }
+    }
+
+    /**
+     * The training state to resume from (null for a new run), after checking what an earlier run left: a resumed run
+     * needs its state file; a new one must not silently replace another run's files.
+     */
+    static TrainState openState(Files4 files, boolean resume, boolean overwrite) {
+        if (!files.model().getFileName().toString().endsWith(".safetensors")) {
+            throw new VitrimException("output " + files.model() + ": the model file name must end in .safetensors");
+        }
+        if (resume) {
+            if (!Files.exists(files.state())) {
+                throw new VitrimException("resume: " + files.state() + " not found (it is written after every epoch "
+                        + "of a run writing " + files.model() + ")");
+            }
+            return TrainState.read(files.state());
+        }
+        if (!overwrite) {
+            for (Path p : List.of(files.state(), files.model())) {
+                if (Files.exists(p)) {
+                    throw new VitrimException(p + " exists: resume to continue that run, or overwrite to start over");
+                }
+            }
+        }
+        return null;
+    }
+
+    /** A resumed run must continue with the reducer (and what else {@code other} names) it was trained with. */
+    static void checkSameReducer(TrainState state, Files4 files, String spec, String other) {
+        if (state == null) {
+            return;
+        }
+        String was = state.info().path("reduce").asText("none");
+        String msg = !was.equals(spec) ? "reducer " + was + ", not " + spec : other;
+        if (msg != null) {
+            throw new VitrimException("resume: " + files.state() + " was trained with " + msg + "; use the same, or a "
+                    + "new output file for a new run");
+        }
+    }
+
+    /** The epochs of one classifier run: the model, its reducer and optimiser, the schedule and the best so far. */
+    private static final class ClassifierRun {
+        private final Job job;
+        private final TrainConfig cfg;
+        private final Listener l;
+        private final Files4 files;
+        private final VisionTransformer vit;
+        private final Reduction red;
+        private final TrainableReducer reducer;
+        private final AdamW opt;
+        private final Engine engine = Engine.getEngine("PyTorch");
+        private final int n;
+        private final int steps;
+        private final int k;
+        private final LrSchedule schedule;
+        private final ImageTransform trainT;
+        private final ImageTransform evalT;
         double bestAcc = -1;
-        int bestEpoch = 0;
-        long totalSteps = (long) cfg.epochs() * steps;
-        TrainableReducer reducer = red.reducer();
-        try (vit; red; AdamW opt = new AdamW(vit, reducer.parameters(), cfg)) {
+        int bestEpoch;
+
+        ClassifierRun(Job job, Listener l, Files4 files, VisionTransformer vit, Reduction red, AdamW opt) {
+            this.job = job;
+            this.cfg = job.cfg();
+            this.l = l;
+            this.files = files;
+            this.vit = vit;
+            this.red = red;
+            this.reducer = red.reducer();
+            this.opt = opt;
+            this.n = job.train().size();
+            this.steps = (n + cfg.batch() - 1) / cfg.batch();
+            this.k = job.arch().numClasses();
+            this.schedule = new LrSchedule(cfg.lr(), cfg.minLr(), Math.round(cfg.warmupEpochs() * steps),
+                    (long) cfg.epochs() * steps);
+            this.trainT = new ImageTransform(job.arch().preprocess(), cfg.translate(), cfg.flip());
+            this.evalT = new ImageTransform(job.arch().preprocess(), 0, false);
+        }
+
+        /** The first epoch to run (0-based): after the state's epochs, with its optimiser and best so far. */
+        int resume(TrainState state) {
+            int start = 0;
             if (state != null) {
                 opt.importState(state.optim(), state.steps());
                 start = state.epochsDone();
@@ -242,148 +296,145 @@ public final class Trainer {
             if (start >= cfg.epochs()) {
                 l.message("nothing to do: " + start + " epochs already done (raise epochs to train longer)");
             }
-            Engine engine = Engine.getEngine("PyTorch");
-            float smooth = (float) cfg.labelSmoothing();
-            int end = stopAfter > 0 ? Math.min(cfg.epochs(), start + stopAfter) : cfg.epochs();
-            for (int epoch = start; epoch < end; epoch++) {
-                l.epochStart(epoch + 1, cfg.epochs(), steps, n);
-                long t0 = System.nanoTime();
-                double lossSum = 0;
-                long correct = 0;
-                long seen = 0;
-                double lr = 0;
-                double gradNorm = 0;
-                double auxSum = 0;
-                int skipped = 0;
-                int badInARow = 0;
-                LabeledImages epochImages = job.trainFor(epoch);
-                if (epochImages.size() != n) {
-                    throw new IllegalStateException("epoch " + (epoch + 1) + " has " + epochImages.size()
-                            + " training images, the first had " + n);
-                }
-                try (BatchLoader loader = new BatchLoader(epochImages, trainT, cfg.batch(), true, cfg.seed(), epoch, 4)) {
-                    while (loader.hasNext()) {
-                        BatchLoader.Batch b = loader.next();
-                        long t = (long) epoch * steps + b.index();
-                        lr = schedule.at(t);
-                        reducer.beginStep(t, totalSteps);
-                        int bs = b.size();
-                        float[] target = new float[bs * k];
-                        java.util.Arrays.fill(target, smooth / k);
-                        for (int i = 0; i < bs; i++) {
-                            target[i * k + b.y()[i]] += 1f - smooth;
-                        }
-                        float[] logits = new float[bs * k];
-                        double loss = 0;
-                        double aux = 0;
-                        int mb = cfg.microBatch() > 0 ? Math.min(cfg.microBatch(), bs) : bs;
-                        int per = 3 * s * s;
-                        try (NDManager m = vit.manager().newSubManager()) {
-                            try (GradientCollector gc = engine.newGradientCollector()) {
-                                // passes of mb images; gradients accumulate, each pass's loss is sum/bs
-                                for (int from = 0; from < bs; from += mb) {
-                                    int cnt = Math.min(mb, bs - from);
-                                    try (NDManager p = m.newSubManager()) {
-                                        NDArray x = p.create(java.util.Arrays.copyOfRange(b.x(), from * per,
-                                                (from + cnt) * per), new Shape(cnt, 3, s, s));
-                                        NDArray tg = p.create(java.util.Arrays.copyOfRange(target, from * k,
-                                                (from + cnt) * k), new Shape(cnt, k));
-                                        NDArray out = vit.forward(x, reducer, null);
-                                        NDArray part = crossEntropy(out, tg, bs);
-                                        loss += part.getFloat();
-                                        // main + the reducer's auxiliary losses, all weight 1
-                                        NDArray auxPart = reducer.auxiliaryLoss(a -> crossEntropy(a, tg, bs));
-                                        if (auxPart != null) {
-                                            aux += auxPart.getFloat();
-                                            part = part.add(auxPart);
-                                        }
-                                        gc.backward(part);
-                                        System.arraycopy(out.toFloatArray(), 0, logits, from * k, cnt * k);
-                                    }
-                                }
-                            } finally {
-                                Torch.grad(false);
-                            }
-                            if (!Double.isFinite(loss) || !Double.isFinite(aux)) {
-                                throw diverged("the loss became " + (Double.isFinite(loss) ? aux + " (auxiliary)" : loss),
-                                        epoch, b.index(), lr, files);
-                            }
-                            AdamW.StepInfo info = opt.step(lr, m);
-                            if (!Double.isFinite(info.gradNorm())) {
-                                // a lone overflow skips its update (AdamW left the weights untouched); a run of them
-                                // means divergence
-                                if (++badInARow >= MAX_SKIPPED_IN_A_ROW) {
-                                    throw diverged("the gradient norm became " + info.gradNorm() + " on "
-                                            + badInARow + " steps in a row", epoch, b.index(), lr, files);
-                                }
-                                skipped++;
-                                l.message(String.format(Locale.ROOT, "note: step %d of epoch %d skipped: gradient norm "
-                                        + "%s (the loss was %.4f)", b.index() + 1, epoch + 1, info.gradNorm(), loss));
-                            } else {
-                                badInARow = 0;
-                                gradNorm = info.gradNorm();
-                            }
-                        }
-                        for (int i = 0; i < bs; i++) {
-                            if (Evaluator.argmax(logits, i * k, k) == b.y()[i]) {
-                                correct++;
-                            }
-                        }
-                        lossSum += loss * bs;
-                        auxSum += aux * bs;
-                        seen += bs;
-                        double secs = (System.nanoTime() - t0) / 1e9;
-                        l.step(epoch + 1, b.index() + 1, steps, lossSum / seen, (double) correct / seen, seen / secs, lr);
-                    }
-                }
-                double trainSecs = (System.nanoTime() - t0) / 1e9;
-                vit.refreshCaches(); // the in-memory model answers with this epoch's weights
-                // the model after this epoch, saved and reloaded: validation measures the file itself
-                Map<String, FloatTensor> timm = vit.exportTensors();
-                timm.putAll(reducer.inferenceTensors()); // e.g. Cropr's queries, without what only training uses
-                ObjectNode extra = trainingInfo(job, epoch + 1, red);
-                ModelFiles.save(timm, arch, extra, red.recorded(), files.last());
-                Evaluator.Metrics val;
-                try (VisionTransformer saved = VisionTransformer.load(files.last(), 0)) {
-                    // validation runs the saved file as inference will: with its recorded reduction
-                    val = Evaluator.evaluate(saved, job.val(), evalT, job.evalBatch(),
-                            Reducers.parse(red.validationSpec(), saved));
-                }
-                boolean best = val.accuracy() > bestAcc;
-                if (best) {
-                    bestAcc = val.accuracy();
-                    bestEpoch = epoch + 1;
-                    extra.put("val_acc", val.accuracy()).put("val_loss", val.loss());
-                    ModelFiles.save(timm, arch, extra, red.recorded(), files.model());
-                }
-                ObjectNode info = TrainState.newInfo();
-                info.put("epochs_done", epoch + 1);
-                info.put("steps", opt.steps());
-                info.put("best_val_acc", bestAcc);
-                info.put("best_epoch", bestEpoch);
-                info.put("data", job.dataName());
-                info.put("train_images", job.train().size());
-                info.put("val_images", job.val().size());
-                info.set("arch", ModelFiles.configToJson(arch));
-                info.set("train", cfg.toJson());
-                info.put("init", job.init() == null ? null : job.init().toString());
-                info.put("reduce", red.spec());
-                if (job.dataOptions() != null) {
-                    info.set("data_options", job.dataOptions());
-                }
-                Map<String, FloatTensor> weights = ModelFiles.internalTensors(vit);
-                weights.putAll(reducer.stateTensors());
-                new TrainState(info, weights, opt.exportState()).write(files.state());
-                EpochResult r = new EpochResult(epoch + 1, cfg.epochs(), lossSum / seen, (double) correct / seen,
-                        val.loss(), val.accuracy(), lr, seen / trainSecs, (System.nanoTime() - t0) / 1e9, best,
-                        gradNorm, reducer.auxiliaryLosses() == 0 ? Double.NaN : auxSum / seen / reducer.auxiliaryLosses(), skipped);
-                appendLog(files.log(), r);
-                results.add(r);
-                l.epochEnd(r);
+            return start;
+        }
+
+        /** Trains epoch {@code epoch} (0-based), then saves, validates and records it. */
+        EpochResult epoch(int epoch) {
+            l.epochStart(epoch + 1, cfg.epochs(), steps, n);
+            long t0 = System.nanoTime();
+            double lossSum = 0;
+            double auxSum = 0;
+            long correct = 0;
+            long seen = 0;
+            double lr = 0;
+            StepGuard guard = new StepGuard(files, l::message);
+            LabeledImages epochImages = job.trainFor(epoch);
+            if (epochImages.size() != n) {
+                throw new IllegalStateException("epoch " + (epoch + 1) + " has " + epochImages.size()
+                        + " training images, the first had " + n);
             }
-            int done = Math.max(start, end);
-            return new Summary(done, bestEpoch, bestAcc, files.model(), files.last(), files.state(), files.log(),
-                    results);
+            try (BatchLoader loader = new BatchLoader(epochImages, trainT, cfg.batch(), true, cfg.seed(), epoch, 4)) {
+                while (loader.hasNext()) {
+                    BatchLoader.Batch b = loader.next();
+                    long t = (long) epoch * steps + b.index();
+                    lr = schedule.at(t);
+                    reducer.beginStep(t, (long) cfg.epochs() * steps);
+                    float[] logits = new float[b.size() * k];
+                    double[] losses = step(b, logits, epoch, lr, guard);
+                    for (int i = 0; i < b.size(); i++) {
+                        if (Evaluator.argmax(logits, i * k, k) == b.y()[i]) {
+                            correct++;
+                        }
+                    }
+                    lossSum += losses[0] * b.size();
+                    auxSum += losses[1] * b.size();
+                    seen += b.size();
+                    double secs = (System.nanoTime() - t0) / 1e9;
+                    l.step(epoch + 1, b.index() + 1, steps, lossSum / seen, (double) correct / seen, seen / secs, lr);
+                }
+            }
+            double trainSecs = (System.nanoTime() - t0) / 1e9;
+            Evaluator.Metrics val = saveAndValidate(epoch);
+            EpochResult r = new EpochResult(epoch + 1, cfg.epochs(), lossSum / seen, (double) correct / seen,
+                    val.loss(), val.accuracy(), lr, seen / trainSecs, (System.nanoTime() - t0) / 1e9,
+                    bestEpoch == epoch + 1, guard.gradNorm(),
+                    reducer.auxiliaryLosses() == 0 ? Double.NaN : auxSum / seen / reducer.auxiliaryLosses(),
+                    guard.skipped());
+            appendLog(files.log(), r);
+            l.epochEnd(r);
+            return r;
+        }
+
+        /**
+         * One optimiser step on a batch, in micro-batches whose gradients accumulate (each pass's loss is its sum
+         * over the batch size); fills {@code logits} and returns the main and auxiliary losses.
+         */
+        private double[] step(BatchLoader.Batch b, float[] logits, int epoch, double lr, StepGuard guard) {
+            int bs = b.size();
+            int s = job.arch().imageSize();
+            int per = 3 * s * s;
+            float smooth = (float) cfg.labelSmoothing();
+            float[] target = new float[bs * k];
+            Arrays.fill(target, smooth / k);
+            for (int i = 0; i < bs; i++) {
+                target[i * k + b.y()[i]] += 1f - smooth;
+            }
+            int mb = cfg.microBatch() > 0 ? Math.min(cfg.microBatch(), bs) : bs;
+            double loss = 0;
+            double aux = 0;
+            try (NDManager m = vit.manager().newSubManager()) {
+                try (GradientCollector gc = engine.newGradientCollector()) {
+                    for (int from = 0; from < bs; from += mb) {
+                        int cnt = Math.min(mb, bs - from);
+                        try (NDManager p = m.newSubManager()) {
+                            NDArray x = p.create(Arrays.copyOfRange(b.x(), from * per, (from + cnt) * per),
+                                    new Shape(cnt, 3, s, s));
+                            NDArray tg = p.create(Arrays.copyOfRange(target, from * k, (from + cnt) * k),
+                                    new Shape(cnt, k));
+                            NDArray out = vit.forward(x, reducer, null);
+                            NDArray part = crossEntropy(out, tg, bs);
+                            loss += part.getFloat();
+                            // main + the reducer's auxiliary losses, all weight 1
+                            NDArray auxPart = reducer.auxiliaryLoss(a -> crossEntropy(a, tg, bs));
+                            if (auxPart != null) {
+                                aux += auxPart.getFloat();
+                                part = part.add(auxPart);
+                            }
+                            gc.backward(part);
+                            System.arraycopy(out.toFloatArray(), 0, logits, from * k, cnt * k);
+                        }
+                    }
+                } finally {
+                    Torch.grad(false);
+                }
+                guard.checkLoss(loss, aux, epoch, b.index(), lr);
+                guard.afterUpdate(opt.step(lr, m).gradNorm(), loss, epoch, b.index(), lr);
+            }
+            return new double[] {loss, aux};
+        }
+
+        /**
+         * Saves the model after epoch {@code epoch}, validates the saved file as inference will run it (with its
+         * recorded reduction), keeps it as the best if it is, and writes the state to resume from.
+         */
+        private Evaluator.Metrics saveAndValidate(int epoch) {
+            vit.refreshCaches(); // the in-memory model answers with this epoch's weights
+            Map<String, FloatTensor> timm = vit.exportTensors();
+            timm.putAll(reducer.inferenceTensors()); // e.g. Cropr's queries, without what only training uses
+            ObjectNode extra = trainingInfo(job, epoch + 1, red);
+            VitConfig arch = job.arch();
+            ModelFiles.save(timm, arch, extra, red.recorded(), files.last());
+            Evaluator.Metrics val;
+            try (VisionTransformer saved = VisionTransformer.load(files.last(), 0)) {
+                val = Evaluator.evaluate(saved, job.val(), evalT, job.evalBatch(),
+                        Reducers.parse(red.validationSpec(), saved));
+            }
+            if (val.accuracy() > bestAcc) {
+                bestAcc = val.accuracy();
+                bestEpoch = epoch + 1;
+                extra.put("val_acc", val.accuracy()).put("val_loss", val.loss());
+                ModelFiles.save(timm, arch, extra, red.recorded(), files.model());
+            }
+            ObjectNode info = TrainState.newInfo();
+            info.put("epochs_done", epoch + 1);
+            info.put("steps", opt.steps());
+            info.put("best_val_acc", bestAcc);
+            info.put("best_epoch", bestEpoch);
+            info.put("data", job.dataName());
+            info.put("train_images", job.train().size());
+            info.put("val_images", job.val().size());
+            info.set("arch", ModelFiles.configToJson(arch));
+            info.set("train", cfg.toJson());
+            info.put("init", job.init() == null ? null : job.init().toString());
+            info.put("reduce", red.spec());
+            if (job.dataOptions() != null) {
+                info.set("data_options", job.dataOptions());
+            }
+            Map<String, FloatTensor> weights = ModelFiles.internalTensors(vit);
+            weights.putAll(reducer.stateTensors());
+            new TrainState(info, weights, opt.exportState()).write(files.state());
+            return val;
         }
     }
 
@@ -407,14 +458,6 @@ public final class Trainer {
         }
         o.set("train", job.cfg().toJson());
         return o;
-    }
-
-    private static VitrimException diverged(String what, int epoch, int step, double lr, Files4 files) {
-        String kept = Files.exists(files.model()) ? files.model() + " still holds the best model so far"
-                : "no model was saved";
-        return new VitrimException(String.format(Locale.ROOT, "training diverged: %s at epoch %d, step %d (lr %.3g); "
-                + "nothing was saved for this epoch and %s; lower lr, lengthen the warm-up or keep gradient clipping on",
-                what, epoch + 1, step + 1, lr, kept));
     }
 
     private static void checkData(Job job) {

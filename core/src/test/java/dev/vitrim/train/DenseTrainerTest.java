@@ -119,6 +119,18 @@ class DenseTrainerTest {
     }
 
     @Test
+    void divergenceStopsWithTheSameRuleAsClassifierTraining(@TempDir Path dir) {
+        Path out = dir.resolve("nan.safetensors");
+        TrainConfig wild = new TrainConfig(1, 16, 1e30, 0, 0, 0, 0.9, 0.999, 1e-8, 0, 0, 3, 0, false);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> DenseTrainer.run(new DenseTrainer.Job(arch(), CLASSES,
+                        null, e -> squares(64, 5, "squares:train"), squares(8, 7, "squares:val"), 0, "squares", wild,
+                        out, false, true, 8, 0), null))
+                .isInstanceOf(dev.vitrim.VitrimException.class).hasMessageStartingWith("training diverged: the ")
+                .hasMessageContaining("at epoch 1").hasMessageContaining("no model was saved");
+        assertThat(out).doesNotExist();
+    }
+
+    @Test
     void startsFromTheBackboneAndMatchingDecoderOfAnotherModel(@TempDir Path dir) throws Exception {
         Path a = dir.resolve("a.safetensors");
         DenseTrainer.run(job(a, 1, false, 0), null);
