@@ -190,15 +190,47 @@ public final class Checkpoint implements AutoCloseable {
     private static VitConfig infer(TensorSource src, NameMap map, Path file, JsonNode config,
                                    JsonNode preprocessor, int headsOverride) {
         String where = file.toString();
-        JsonNode meta = null;
-        String metaJson = src.metadata().get(METADATA_KEY);
-        if (metaJson != null) {
-            try {
-                meta = JSON.readTree(metaJson);
-            } catch (IOException e) {
-                throw new VitrimException(where + ": metadata '" + METADATA_KEY + "' is not valid JSON");
-            }
+        JsonNode meta = readMeta(src, where);
+        Geometry g = geometry(src, map, where, meta);
+        String pool = g.fcNorm() ? "avg" : "token";
+        if (config != null && config.hasNonNull("global_pool") && !config.get("global_pool").asText().isEmpty()) {
+            pool = config.get("global_pool").asText();
         }
+        if (meta != null && meta.hasNonNull("global_pool")) {
+            pool = meta.get("global_pool").asText();
+        }
+        if (!g.classToken() && pool.equals("token")) {
+            pool = "avg";
+        }
+        Description d = describe(map.hf, g, config, preprocessor, meta);
+        int heads = headsOverride > 0 ? headsOverride : d.heads();
+        List<String> labels = d.labels().size() == g.classes() ? d.labels() : List.of();
+        return new VitConfig(d.name(), g.width(), g.depth(), heads, g.patch(), g.grid(), g.grid(), g.mlp(),
+                g.classes(), g.classToken(), g.distilled(), g.noEmbedClass(), g.layerScale(), g.qkvBias(), pool,
+                g.fcNorm(), d.eps(), d.pre(), labels);
+    }
+
+    /** What the tensors' names and shapes say about the network. */
+    private record Geometry(int width, int patch, int depth, int grid, int mlp, int classes, boolean classToken,
+                            boolean distilled, boolean noEmbedClass, boolean layerScale, boolean qkvBias,
+                            boolean fcNorm) {}
+
+    /** What the configuration files and vitrim's metadata say beyond the shapes. */
+    private record Description(String name, int heads, double eps, List<String> labels, PreprocessConfig pre) {}
+
+    private static JsonNode readMeta(TensorSource src, String where) {
+        String metaJson = src.metadata().get(METADATA_KEY);
+        if (metaJson == null) {
+            return null;
+        }
+        try {
+            return JSON.readTree(metaJson);
+        } catch (IOException e) {
+            throw new VitrimException(where + ": metadata '" + METADATA_KEY + "' is not valid JSON");
+        }
+    }
+
+    private static Geometry geometry(TensorSource src, NameMap map, String where, JsonNode meta) {
         String patchName = map.source("patch_embed.proj.weight");
         if (!src.contains(patchName)) {
             String example = src.names().isEmpty() ? "none" : src.names().first();
@@ -211,7 +243,6 @@ public final class Checkpoint implements AutoCloseable {
                     + "' has shape " + Arrays.toString(pw) + ", expected [D,3,p,p]");
         }
         int width = (int) pw[0];
-        int patch = (int) pw[2];
         boolean classToken = src.contains(map.source("cls_token"));
         boolean distilled = src.contains(map.source("dist_token"));
         if (classToken) {
@@ -225,7 +256,25 @@ public final class Checkpoint implements AutoCloseable {
         if (depth == 0) {
             throw new VitrimException(where + ": unsupported architecture: no transformer blocks found");
         }
-        String posName = map.source("pos_embed");
+        int prefix = (classToken ? 1 : 0) + (distilled ? 1 : 0);
+        int[] positions = positions(src, map.source("pos_embed"), where, width, prefix, meta);
+        String fc1 = map.source("blocks.0.mlp.fc1.weight");
+        int mlp = (int) rowsOf(src, fc1, where, width, "hidden");
+        String headName = map.source("head.weight");
+        int classes = src.contains(headName) ? (int) rowsOf(src, headName, where, width, "classes") : 0;
+        boolean qkvBias = map.hf ? src.contains(map.prefix + "encoder.layer.0.attention.attention.query.bias")
+                : src.contains("blocks.0.attn.qkv.bias");
+        return new Geometry(width, (int) pw[2], depth, positions[0], mlp, classes, classToken, distilled,
+                positions[1] == 1, src.contains(map.source("blocks.0.ls1.gamma")), qkvBias,
+                src.contains(map.source("fc_norm.weight")));
+    }
+
+    /**
+     * The patch grid's side and whether the prefix tokens have no position embedding ({@code no_embed_class}, 1 or
+     * 0), from the position table's length (metadata may say which).
+     */
+    private static int[] positions(TensorSource src, String posName, String where, int width, int prefix,
+                                   JsonNode meta) {
         if (!src.contains(posName)) {
             throw new VitrimException(where + ": missing tensor '" + posName + "'");
         }
@@ -234,111 +283,82 @@ public final class Checkpoint implements AutoCloseable {
             throw new VitrimException(where + ": tensor '" + posName + "' has shape " + Arrays.toString(ps)
                     + ", expected [1, tokens, " + width + "]");
         }
-        int prefix = (classToken ? 1 : 0) + (distilled ? 1 : 0);
         int posTokens = (int) ps[1];
         boolean noEmbedClass;
-        int patches;
         if (isSquare(posTokens - prefix)) {
             noEmbedClass = false;
-            patches = posTokens - prefix;
         } else if (prefix > 0 && isSquare(posTokens)) {
             noEmbedClass = true;
-            patches = posTokens;
         } else {
             throw new VitrimException(where + ": tensor '" + posName + "' holds " + posTokens
                     + " positions, which is no square grid with " + prefix + " prefix token(s)");
         }
         if (meta != null && meta.has("no_embed_class")) {
             noEmbedClass = meta.get("no_embed_class").asBoolean();
-            patches = noEmbedClass ? posTokens : posTokens - prefix;
         }
-        int grid = (int) Math.round(Math.sqrt(patches));
-        long[] fc1 = shapeOf(src, map.source("blocks.0.mlp.fc1.weight"));
-        if (fc1.length != 2 || fc1[1] != width) {
-            throw new VitrimException(where + ": tensor '" + map.source("blocks.0.mlp.fc1.weight")
-                    + "' has shape " + Arrays.toString(fc1) + ", expected [hidden, " + width + "]");
-        }
-        int mlp = (int) fc1[0];
-        int classes = 0;
-        String headName = map.source("head.weight");
-        if (src.contains(headName)) {
-            long[] hs = shapeOf(src, headName);
-            if (hs.length != 2 || hs[1] != width) {
-                throw new VitrimException(where + ": tensor '" + headName + "' has shape " + Arrays.toString(hs)
-                        + ", expected [classes, " + width + "]");
-            }
-            classes = (int) hs[0];
-        }
-        boolean layerScale = src.contains(map.source("blocks.0.ls1.gamma"));
-        boolean qkvBias = map.hf ? src.contains(map.prefix + "encoder.layer.0.attention.attention.query.bias")
-                : src.contains("blocks.0.attn.qkv.bias");
-        boolean fcNorm = src.contains(map.source("fc_norm.weight"));
-        String pool = fcNorm ? "avg" : "token";
-        if (config != null && config.hasNonNull("global_pool") && !config.get("global_pool").asText().isEmpty()) {
-            pool = config.get("global_pool").asText();
-        }
-        if (meta != null && meta.hasNonNull("global_pool")) {
-            pool = meta.get("global_pool").asText();
-        }
-        if (!classToken && pool.equals("token")) {
-            pool = "avg";
-        }
+        int patches = noEmbedClass ? posTokens : posTokens - prefix;
+        return new int[] {(int) Math.round(Math.sqrt(patches)), noEmbedClass ? 1 : 0};
+    }
 
-        double eps = map.hf ? 1e-12 : 1e-6;
-        int heads = Math.max(1, width / 64);
+    /** The rows of a {@code [rows, width]} matrix, with a clear error for any other shape. */
+    private static long rowsOf(TensorSource src, String name, String where, int width, String rows) {
+        long[] s = shapeOf(src, name);
+        if (s.length != 2 || s[1] != width) {
+            throw new VitrimException(where + ": tensor '" + name + "' has shape " + Arrays.toString(s) + ", expected ["
+                    + rows + ", " + width + "]");
+        }
+        return s[0];
+    }
+
+    /**
+     * Name, heads, epsilon, labels and preprocessing: the family's defaults, then timm's or Hugging Face's config,
+     * the Hugging Face preprocessor config, and vitrim's own metadata, each overriding the one before.
+     */
+    private static Description describe(boolean hf, Geometry g, JsonNode config, JsonNode preprocessor,
+                                        JsonNode meta) {
+        int size = g.grid() * g.patch();
+        double eps = hf ? 1e-12 : 1e-6;
+        int heads = Math.max(1, g.width() / 64);
         String name = "checkpoint";
         List<String> labels = new ArrayList<>();
-        PreprocessConfig pre = PreprocessConfig.inception(grid * patch);
-        if (map.hf) {
-            pre = new PreprocessConfig(grid * patch, 1.0, new float[] {0.5f, 0.5f, 0.5f},
-                    new float[] {0.5f, 0.5f, 0.5f}, Interpolation.BILINEAR);
-        }
-        if (config != null) {
-            if (map.hf) {
-                eps = config.path("layer_norm_eps").asDouble(1e-12);
-                heads = config.path("num_attention_heads").asInt(heads);
-                name = firstText(config.path("architectures"), config.path("model_type").asText("vit"));
-                JsonNode id2label = config.path("id2label");
-                labels = labelsFromMap(id2label, classes);
-            } else {
-                name = config.path("architecture").asText(name);
-                heads = headsForArchitecture(name, width, heads);
-                heads = config.path("model_args").path("num_heads").asInt(heads);
-                JsonNode ln = config.path("label_names");
-                if (!ln.isArray()) {
-                    ln = config.path("pretrained_cfg").path("label_names");
-                }
-                if (ln.isArray()) {
-                    for (JsonNode l : ln) {
-                        labels.add(l.asText());
-                    }
-                }
-                pre = preprocessFromTimm(config.path("pretrained_cfg"), grid * patch, pre);
+        PreprocessConfig pre = hf ? new PreprocessConfig(size, 1.0, new float[] {0.5f, 0.5f, 0.5f},
+                new float[] {0.5f, 0.5f, 0.5f}, Interpolation.BILINEAR) : PreprocessConfig.inception(size);
+        if (config != null && hf) {
+            eps = config.path("layer_norm_eps").asDouble(1e-12);
+            heads = config.path("num_attention_heads").asInt(heads);
+            name = firstText(config.path("architectures"), config.path("model_type").asText("vit"));
+            labels = labelsFromMap(config.path("id2label"), g.classes());
+        } else if (config != null) {
+            name = config.path("architecture").asText(name);
+            heads = headsForArchitecture(name, g.width(), heads);
+            heads = config.path("model_args").path("num_heads").asInt(heads);
+            JsonNode ln = config.path("label_names");
+            if (!ln.isArray()) {
+                ln = config.path("pretrained_cfg").path("label_names");
             }
+            if (ln.isArray()) {
+                for (JsonNode l : ln) {
+                    labels.add(l.asText());
+                }
+            }
+            pre = preprocessFromTimm(config.path("pretrained_cfg"), size, pre);
         }
         if (preprocessor != null) {
-            pre = preprocessFromHf(preprocessor, grid * patch, pre);
+            pre = preprocessFromHf(preprocessor, size, pre);
         }
         if (meta != null) {
             name = meta.path("name").asText(name);
             heads = meta.path("heads").asInt(heads);
             eps = meta.path("eps").asDouble(eps);
             if (meta.path("labels").isArray()) {
-                labels.clear();
+                labels = new ArrayList<>();
                 for (JsonNode l : meta.get("labels")) {
                     labels.add(l.asText());
                 }
             }
-            pre = preprocessFromTimm(meta.path("preprocess"), grid * patch, pre);
+            pre = preprocessFromTimm(meta.path("preprocess"), size, pre);
         }
-        if (headsOverride > 0) {
-            heads = headsOverride;
-        }
-        if (labels.size() != classes) {
-            labels = List.of();
-        }
-        return new VitConfig(name, width, depth, heads, patch, grid, grid, mlp, classes, classToken, distilled,
-                noEmbedClass, layerScale, qkvBias, pool, fcNorm, eps, pre, labels);
+        return new Description(name, heads, eps, labels, pre);
     }
 
     private static int headsForArchitecture(String arch, int width, int fallback) {
