@@ -9,13 +9,13 @@ import dev.vitrim.arch.VitConfig;
 import dev.vitrim.data.DataHome;
 import dev.vitrim.data.Datasets;
 import dev.vitrim.data.LabeledImages;
-import dev.vitrim.data.Splits;
 import dev.vitrim.engine.Torch;
 import dev.vitrim.model.Checkpoint;
 import dev.vitrim.train.ArchSpec;
 import dev.vitrim.train.ModelFiles;
 import dev.vitrim.train.TrainConfig;
 import dev.vitrim.train.TrainState;
+import dev.vitrim.train.TrainingData;
 import dev.vitrim.train.Trainer;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -248,6 +248,12 @@ public final class TrainCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    /** "1 thread" or "N threads": the intra-op threads training runs on. */
+    private static String threads() {
+        int n = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+        return n + (n == 1 ? " thread" : " threads");
+    }
+
     private boolean given(String option) {
         return spec.commandLine().getParseResult().hasMatchedOption(option);
     }
@@ -278,9 +284,8 @@ public final class TrainCommand implements Callable<Integer> {
         }
         String valName = val != null ? val : savedData != null ? savedData.path("val").asText(null)
                 : state != null ? state.info().path("val_data").asText(null) : null;
-        boolean scenes1 = dataName.strip().toLowerCase(Locale.ROOT).startsWith("scenes-1");
-        if (scenes1 && valName == null) {
-            valName = "scenes-1:val"; // generated scenes have their own validation split
+        if (valName == null && !isDense(dataName) && TrainingData.isScenes1(Datasets.parse(dataName))) {
+            valName = "scenes-1:val"; // generated scenes have their own validation split (recorded for --resume)
         }
         if (!isDense(dataName) && (croprTask != null || patchLabels != null)) {
             throw new VitrimException((croprTask != null ? "--cropr-task" : "--patch-labels") + " applies to dense "
@@ -300,10 +305,6 @@ public final class TrainCommand implements Callable<Integer> {
             throw new VitrimException("--limit and --val-limit must be positive");
         }
         Datasets.Spec spec0 = Datasets.parse(dataName);
-        if (spec0.isTest()) {
-            throw new VitrimException("--data " + dataName + ": the test split is only for final numbers; train on "
-                    + spec0.kind() + " (its train split; validation is held out from it)");
-        }
         Datasets.Info info = Datasets.info(spec0);
         List<String> classes = info.classes();
         int k = classes.size();
@@ -315,52 +316,17 @@ public final class TrainCommand implements Callable<Integer> {
         }
 
         TrainConfig cfg = trainConfig(state, err, info.translateFor(arch.imageSize()), info.flip(), 128, 32);
-
-        // the images
-        Path root = DataHome.root();
-        // generated scenes-1 training images are made below, one fresh set per epoch
-        LabeledImages pool = scenes1 ? null : Datasets.load(spec0, root, arch.preprocess());
-        LabeledImages trainSet;
-        LabeledImages valSet;
-        if (valName != null) {
-            Datasets.Spec vs = Datasets.parse(valName);
-            if (vs.isTest()) {
-                throw new VitrimException("--val " + valName + ": the test split is only for final numbers; leave "
-                        + "--val out to hold out a validation split from the training data");
-            }
-            valSet = Datasets.load(vs, root, arch.preprocess());
-            if (!valSet.classes().equals(classes)) {
-                throw new VitrimException("--val " + valName + ": its classes " + valSet.classes()
-                        + " differ from the training data's " + classes);
-            }
-            trainSet = pool;
-        } else {
-            Splits.TrainVal tv = Splits.holdOut(pool, fraction, Splits.HOLD_OUT_SEED);
-            trainSet = pool.subset(tv.train(), spec0 + " (train)");
-            valSet = pool.subset(tv.val(), spec0 + " (val)");
-        }
-        java.util.function.IntFunction<LabeledImages> epochData = null;
-        if (scenes1) { // a fresh stream of generated scenes every epoch
-            int n = trainLimit > 0 ? trainLimit : dev.vitrim.data.scenes.SceneGenerator.TRAIN_SCENES;
-            dev.vitrim.data.scenes.SceneGenerator gen = dev.vitrim.data.scenes.SceneGenerator.open(root);
-            long dataSeed = dev.vitrim.data.scenes.SceneGenerator.TRAIN_SEED;
-            trainSet = gen.classificationSet(dev.vitrim.data.scenes.SceneSplit.TRAIN, n,
-                    dev.vitrim.data.scenes.SceneGenerator.epochSeed(dataSeed, 0));
-            epochData = e -> gen.classificationSet(dev.vitrim.data.scenes.SceneSplit.TRAIN, n,
-                    dev.vitrim.data.scenes.SceneGenerator.epochSeed(dataSeed, e));
-        } else if (trainLimit > 0) {
-            trainSet = slice(trainSet, trainLimit, Splits.HOLD_OUT_SEED + 1);
-        }
-        if (vLimit > 0) {
-            valSet = slice(valSet, vLimit, Splits.HOLD_OUT_SEED + 2);
-        }
+        TrainingData sets = TrainingData.load(spec0, valName, fraction, trainLimit, vLimit, arch.preprocess(),
+                DataHome.root());
+        LabeledImages trainSet = sets.train();
+        LabeledImages valSet = sets.val();
         ObjectNode dataOptions = JSON.createObjectNode();
         dataOptions.put("data", dataName).put("val", valName).put("val_fraction", fraction).put("limit", trainLimit)
                 .put("val_limit", vLimit);
 
         out.printf(Locale.ROOT, "model: %s (%,d parameters)%n", describe(arch), arch.parameterCount());
-        out.printf(Locale.ROOT, "data: %,d training and %,d validation images from %s, %d classes, %d threads%n",
-                trainSet.size(), valSet.size(), spec0, k, ai.djl.pytorch.jni.JniUtils.getNumThreads());
+        out.printf(Locale.ROOT, "data: %,d training and %,d validation images from %s, %d classes, %s%n",
+                trainSet.size(), valSet.size(), spec0, k, threads());
         out.flush();
 
         boolean bar = progress != null ? progress : System.console() != null;
@@ -374,7 +340,7 @@ public final class TrainCommand implements Callable<Integer> {
             out.println("reduce: " + reduceSpec);
         }
         Trainer.Job job = new Trainer.Job(arch, initPath, newHead, trainSet, valSet, spec0.toString(),
-                cfg, output, resume, overwrite, evalBatch, dataOptions, reduceSpec, epochData);
+                cfg, output, resume, overwrite, evalBatch, dataOptions, reduceSpec, sets.epochData());
         Trainer.Summary sum = Trainer.run(job, new Listener(out, bar, trainingPrecision(),
                 spec.commandLine().getErr()), stopAfter);
         out.printf(Locale.ROOT, "best: epoch %d, val acc %.2f%% -> %s%n", sum.bestEpoch(), 100 * sum.bestValAcc(),
@@ -486,9 +452,9 @@ public final class TrainCommand implements Callable<Integer> {
         TrainConfig cfg = trainConfig(state, err, 0, false, 64, 32);
         out.printf(Locale.ROOT, "model: %s (%,d parameters) with dense heads for %d classes%n", describe(arch),
                 arch.parameterCount(), classes.size());
-        out.printf(Locale.ROOT, "data: %,d training images per epoch from %s, validation on %,d of %s, %d threads%n",
+        out.printf(Locale.ROOT, "data: %,d training images per epoch from %s, validation on %,d of %s, %s%n",
                 perEpoch, dataName, vLimit > 0 ? Math.min(vLimit, valSet.size()) : valSet.size(), valSet.name(),
-                ai.djl.pytorch.jni.JniUtils.getNumThreads());
+                threads());
         out.flush();
         Path initPath = archChoice != null ? archChoice.init : null;
         if (initPath == null && state != null && state.info().hasNonNull("init")) {
@@ -583,14 +549,6 @@ public final class TrainCommand implements Callable<Integer> {
             out.println(line);
             out.flush();
         }
-    }
-
-    private static LabeledImages slice(LabeledImages d, int n, long seed) {
-        int[] all = new int[d.size()];
-        for (int i = 0; i < all.length; i++) {
-            all[i] = i;
-        }
-        return d.subset(Splits.limit(all, n, seed), d.name());
     }
 
     private VitConfig architecture(TrainState state, Datasets.Info info, List<String> classes, int k) {
