@@ -3,7 +3,6 @@ package dev.vitrim.bench;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.vitrim.arch.Presets;
 import dev.vitrim.engine.Torch;

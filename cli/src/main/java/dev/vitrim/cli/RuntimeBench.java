@@ -2,7 +2,6 @@ package dev.vitrim.cli;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -18,7 +17,6 @@ import dev.vitrim.onnx.OnnxModel;
 import dev.vitrim.reduce.Macs;
 import dev.vitrim.reduce.TokenReducer;
 import java.io.PrintWriter;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;

@@ -1,7 +1,6 @@
 package dev.vitrim.reduce;
 
 import ai.djl.ndarray.NDArray;
-import dev.vitrim.engine.TorchScript;
 
 /**
  * ToMe's bipartite soft matching (Bolya et al., ICLR 2023): tokens alternate into sets A (even) and B (odd);

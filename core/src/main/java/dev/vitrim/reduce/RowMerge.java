@@ -1,7 +1,6 @@
 package dev.vitrim.reduce;
 
 import ai.djl.ndarray.NDArray;
-import dev.vitrim.engine.TorchScript;
 
 /**
  * A many-to-one merge of token rows, planned in Java (ToMe's matching, {@link BipartiteMerge#plan}) and applied on

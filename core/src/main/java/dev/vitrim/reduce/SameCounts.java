@@ -2,7 +2,6 @@ package dev.vitrim.reduce;
 
 import dev.vitrim.VitrimException;
 import dev.vitrim.arch.VitConfig;
-import dev.vitrim.reduce.Macs;
 
 /**
  * A timing control, not a method: the token counts of another reducer's schedule with none of its work. Wherever

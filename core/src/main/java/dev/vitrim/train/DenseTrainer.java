@@ -19,7 +19,6 @@ import dev.vitrim.io.FloatTensor;
 import dev.vitrim.model.Checkpoint;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.reduce.Reducers;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -15,11 +15,7 @@ import dev.vitrim.io.FloatTensor;
 import dev.vitrim.io.SafeTensorsWriter;
 import dev.vitrim.model.Checkpoint;
 import dev.vitrim.model.VisionTransformer;
-import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 

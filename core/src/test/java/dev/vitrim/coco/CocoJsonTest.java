@@ -1,7 +1,6 @@
 package dev.vitrim.coco;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vitrim.VitrimException;
 import dev.vitrim.coco.CocoEval.IouType;

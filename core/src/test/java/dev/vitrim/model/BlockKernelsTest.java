@@ -11,7 +11,6 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import dev.vitrim.arch.VitConfig;
 import dev.vitrim.engine.Torch;
-import dev.vitrim.engine.TorchScript;
 import dev.vitrim.image.PreprocessConfig;
 import dev.vitrim.reduce.AttentionView;
 import dev.vitrim.reduce.Reducers;

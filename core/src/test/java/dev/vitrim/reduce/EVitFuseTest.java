@@ -9,7 +9,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.vitrim.engine.Torch;
-import dev.vitrim.engine.TorchScript;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 

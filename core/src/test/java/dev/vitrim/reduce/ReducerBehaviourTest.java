@@ -9,7 +9,6 @@ import dev.vitrim.arch.Presets;
 import dev.vitrim.arch.VitConfig;
 import dev.vitrim.io.FloatTensor;
 import dev.vitrim.model.VisionTransformer;
-import dev.vitrim.reduce.Macs;
 import java.util.List;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
