@@ -468,7 +468,7 @@ public final class TrainCommand implements Callable<Integer> {
                     + (task == dev.vitrim.train.CroprTraining.Task.SEGMENT ? ", " + labelMode.id() + " patch labels"
                     : "") + ")" : ""));
         }
-        dev.vitrim.train.DenseTrainer.Summary sum = dev.vitrim.train.DenseTrainer.run(job, new DenseListener(out, bar,
+        dev.vitrim.train.DenseTrainer.Summary sum = dev.vitrim.train.DenseTrainer.run(job, new Listener(out, bar,
                 trainingPrecision(), spec.commandLine().getErr()));
         out.printf(Locale.ROOT, "best: epoch %d (mean of val mIoU and box AP %.4f) -> %s; log: %s%n", sum.bestEpoch(),
                 sum.bestScore(), sum.model(), sum.log());
@@ -494,59 +494,6 @@ public final class TrainCommand implements Callable<Integer> {
         }
         try (Checkpoint ck = Checkpoint.open(archChoice.init, heads)) {
             return ck.config().withClasses(0, List.of());
-        }
-    }
-
-    /** Progress bar on stderr and one summary line per epoch on stdout, for dense training. */
-    static final class DenseListener implements dev.vitrim.train.DenseTrainer.Listener {
-        private final PrintWriter out;
-        private final EpochBar bar;
-        private final dev.vitrim.engine.Precision precision;
-        private final PrintWriter err;
-
-        DenseListener(PrintWriter out, boolean bar, dev.vitrim.engine.Precision precision, PrintWriter err) {
-            this.out = out;
-            this.bar = new EpochBar(bar);
-            this.precision = precision;
-            this.err = err;
-        }
-
-        @Override
-        public void modelReady(dev.vitrim.model.VisionTransformer vit) {
-            applyTrainingPrecision(vit, precision, err);
-        }
-
-        @Override
-        public void epochStart(int epoch, int epochs, int steps, int images) {
-            bar.start(epoch, epochs, steps);
-        }
-
-        @Override
-        public void step(int epoch, int step, int steps, double loss, double imagesPerSec, double lr) {
-            bar.step(step, String.format(Locale.ROOT, "loss %.4f %.1f img/s", loss, imagesPerSec));
-        }
-
-        @Override
-        public void epochEnd(ObjectNode r) {
-            bar.end();
-            out.printf(Locale.ROOT, "epoch %d/%d: loss %.4f (seg %.3f heat %.3f size %.3f offset %.3f centre %.3f) | "
-                            + "val mIoU %.2f box AP %.2f AP50 %.2f%s | lr %.2e | %.1f img/s | %.0f s%n",
-                    r.get("epoch").asInt(), r.get("epochs").asInt(), r.get("train_loss").asDouble(),
-                    r.get("seg_loss").asDouble(), r.get("heat_loss").asDouble(), r.get("size_loss").asDouble(),
-                    r.get("offset_loss").asDouble(), r.get("center_loss").asDouble(),
-                    100 * r.get("val_miou").asDouble(), 100 * r.get("val_box_ap").asDouble(),
-                    100 * r.get("val_box_ap50").asDouble(), r.get("best").asBoolean() ? " (best)" : "",
-                    r.get("lr").asDouble(), r.get("images_per_s").asDouble(), r.get("seconds").asDouble());
-            if (r.has("aux_loss")) {
-                out.printf(Locale.ROOT, "  Cropr auxiliary loss %.4f (mean over modules)%n", r.get("aux_loss").asDouble());
-            }
-            out.flush();
-        }
-
-        @Override
-        public void message(String line) {
-            out.println(line);
-            out.flush();
         }
     }
 
@@ -647,8 +594,8 @@ public final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    /** Progress bar on stderr and one summary line per epoch on stdout. */
-    static final class Listener implements Trainer.Listener {
+    /** Progress bar on stderr and one summary line per epoch on stdout, for classifier and dense training. */
+    static final class Listener implements Trainer.Listener, dev.vitrim.train.DenseTrainer.Listener {
         private final PrintWriter out;
         private final EpochBar bar;
         private final dev.vitrim.engine.Precision precision;
@@ -684,6 +631,28 @@ public final class TrainCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "epoch %d/%d: train loss %.4f%s acc %.2f%% | val loss %.4f acc %.2f%%%s | lr %.2e | "
                             + "%.0f img/s | %.0f s%n", r.epoch(), r.epochs(), r.trainLoss(), aux, 100 * r.trainAcc(),
                     r.valLoss(), 100 * r.valAcc(), r.best() ? " (best)" : "", r.lr(), r.imagesPerSec(), r.seconds());
+            out.flush();
+        }
+
+        @Override
+        public void step(int epoch, int step, int steps, double loss, double imagesPerSec, double lr) {
+            bar.step(step, String.format(Locale.ROOT, "loss %.4f %.1f img/s", loss, imagesPerSec));
+        }
+
+        @Override
+        public void epochEnd(ObjectNode r) {
+            bar.end();
+            out.printf(Locale.ROOT, "epoch %d/%d: loss %.4f (seg %.3f heat %.3f size %.3f offset %.3f centre %.3f) | "
+                            + "val mIoU %.2f box AP %.2f AP50 %.2f%s | lr %.2e | %.1f img/s | %.0f s%n",
+                    r.get("epoch").asInt(), r.get("epochs").asInt(), r.get("train_loss").asDouble(),
+                    r.get("seg_loss").asDouble(), r.get("heat_loss").asDouble(), r.get("size_loss").asDouble(),
+                    r.get("offset_loss").asDouble(), r.get("center_loss").asDouble(),
+                    100 * r.get("val_miou").asDouble(), 100 * r.get("val_box_ap").asDouble(),
+                    100 * r.get("val_box_ap50").asDouble(), r.get("best").asBoolean() ? " (best)" : "",
+                    r.get("lr").asDouble(), r.get("images_per_s").asDouble(), r.get("seconds").asDouble());
+            if (r.has("aux_loss")) {
+                out.printf(Locale.ROOT, "  Cropr auxiliary loss %.4f (mean over modules)%n", r.get("aux_loss").asDouble());
+            }
             out.flush();
         }
 
