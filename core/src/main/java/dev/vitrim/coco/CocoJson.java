@@ -40,13 +40,13 @@ public final class CocoJson {
     private CocoJson() {}
 
     /** An image: id, file name (null if absent), height and width in pixels. */
-    public record Image(long id, String fileName, int height, int width) {}
+    public record Image(long id, String fileName, int height, int width) implements java.io.Serializable {}
 
     /** A category: id and name (null if absent). */
     public record Category(long id, String name) {}
 
     /** A segmentation as written in the file: {@link Polygons} or {@link Mask}. */
-    public sealed interface Segmentation permits Polygons, Mask {}
+    public sealed interface Segmentation extends java.io.Serializable permits Polygons, Mask {}
 
     /** Polygons {@code [x0, y0, x1, y1, ...]} of one object; their union is the mask. */
     public record Polygons(List<double[]> polygons) implements Segmentation {}
@@ -59,14 +59,15 @@ public final class CocoJson {
      * uses it for the area ranges); {@code segmentation} may be null.
      */
     public record Annotation(long id, long imageId, long categoryId, double[] bbox, double area, boolean crowd,
-            Segmentation segmentation) {}
+            Segmentation segmentation) implements java.io.Serializable {}
 
     /** A ground-truth file; {@code source} names it in messages. */
     public record Dataset(String source, List<Image> images, List<Category> categories,
             List<Annotation> annotations) {}
 
     /** A detection; {@code bbox} ({@code [x, y, w, h]}) or {@code segmentation} may be null, not both. */
-    public record Detection(long imageId, long categoryId, double[] bbox, double score, Segmentation segmentation) {}
+    public record Detection(long imageId, long categoryId, double[] bbox, double score, Segmentation segmentation)
+            implements java.io.Serializable {}
 
     /** The mask of a segmentation in an image of the given size. */
     public static Rle toRle(Segmentation s, int height, int width) {

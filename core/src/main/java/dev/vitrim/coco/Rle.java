@@ -11,7 +11,8 @@ import java.util.List;
  * alternate runs of 0s and 1s and always start with a run of 0s, possibly empty. Instances are immutable;
  * the counts are non-negative and sum to {@code height * width}.
  */
-public final class Rle {
+public final class Rle implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
     /** Points on a polygon's upsampled boundary beyond which rasterising is refused (about 1 GiB of memory). */
     private static final long MAX_BOUNDARY_POINTS = 1L << 27;
 

@@ -12,7 +12,8 @@ import java.util.List;
  * pixel, or a label that is neither a class nor the ignore index, is an error. Not thread-safe: use one accumulator
  * per thread or partition and {@link #merge} them.
  */
-public final class SegmentationMetrics {
+public final class SegmentationMetrics implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
     /** mmsegmentation's default ignore index. */
     public static final int DEFAULT_IGNORE_INDEX = 255;
 

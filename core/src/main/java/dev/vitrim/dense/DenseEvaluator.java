@@ -62,6 +62,27 @@ public final class DenseEvaluator {
         if (n == 0) {
             throw new VitrimException(data.name() + ": no images to evaluate");
         }
+        return combine(data.name(), model.classes(), List.of(part(model, data, reducer, batch, 0, n, masks, progress)),
+                masks);
+    }
+
+    /**
+     * What images {@code [from, to)} of a data set contribute to an evaluation: the segmentation counts, the ground
+     * truth and detections (image ids {@code index + 1}, so parts of one set never collide), the forward time and
+     * the tokens per block summed over the images. {@link #combine} merges parts exactly: evaluating a set in parts
+     * (on other machines, e.g. Spark executors) gives the numbers of evaluating it whole.
+     */
+    public record Part(long images, SegmentationMetrics segmentation, List<CocoJson.Image> cocoImages,
+                       List<CocoJson.Annotation> truth, List<CocoJson.Detection> boxes, List<CocoJson.Detection> masks,
+                       long nanos, double[] tokenSums) implements java.io.Serializable {}
+
+    /** The part of images {@code [from, to)}, in batches of {@code batch}; see {@link Part}. */
+    public static Part part(DenseModel model, DenseDataset data, TokenReducer reducer, int batch, int from, int to,
+                            boolean masks, IntConsumer progress) {
+        if (from < 0 || to > data.size() || from >= to || batch < 1) {
+            throw new VitrimException(data.name() + ": cannot evaluate images [" + from + ", " + to + ") of "
+                    + data.size() + " in batches of " + batch);
+        }
         if (!data.classes().equals(model.classes())) {
             throw new VitrimException(data.name() + " has classes " + data.classes() + " but the model predicts "
                     + model.classes());
@@ -73,11 +94,11 @@ public final class DenseEvaluator {
         List<CocoJson.Detection> maskDets = new ArrayList<>();
         long nanos = 0;
         double[] tokens = new double[model.config().depth()];
-        for (int from = 0; from < n; from += batch) {
-            int cnt = Math.min(batch, n - from);
+        for (int at = from; at < to; at += batch) {
+            int cnt = Math.min(batch, to - at);
             List<DenseExample> ex = new ArrayList<>(cnt);
             for (int i = 0; i < cnt; i++) {
-                ex.add(data.get(from + i));
+                ex.add(data.get(at + i));
             }
             Trace trace = new Trace();
             long t0 = System.nanoTime();
@@ -91,7 +112,7 @@ public final class DenseEvaluator {
             for (int i = 0; i < cnt; i++) {
                 DenseExample e = ex.get(i);
                 DensePrediction p = preds.get(i);
-                long id = from + i + 1;
+                long id = at + i + 1;
                 images.add(new CocoJson.Image(id, e.name(), e.height(), e.width()));
                 seg.add(unsigned(p.labels()), unsigned(e.labels()));
                 addGroundTruth(e, id, gt);
@@ -107,16 +128,56 @@ public final class DenseEvaluator {
                 }
             }
             if (progress != null) {
-                progress.accept(from + cnt);
+                progress.accept(at + cnt - from);
             }
         }
-        CocoJson.Dataset truth = new CocoJson.Dataset(data.name(), images, categories(model.classes()), gt);
+        return new Part(to - from, seg, images, gt, boxDets, maskDets, nanos, tokens);
+    }
+
+    /**
+     * The metrics of a data set evaluated in parts (any order): segmentation counts summed, the COCO evaluation run
+     * once over every part's ground truth and detections (annotation ids renumbered), the rate and the tokens per
+     * block over all images. {@code masks}: evaluate instance masks (each part must have been made with them).
+     */
+    public static Metrics combine(String name, List<String> classes, List<Part> parts, boolean masks) {
+        if (parts.isEmpty()) {
+            throw new VitrimException(name + ": no images to evaluate");
+        }
+        List<Part> ordered = new ArrayList<>(parts);
+        ordered.sort(java.util.Comparator.comparingLong(p -> p.cocoImages().isEmpty() ? 0 : p.cocoImages().get(0).id()));
+        SegmentationMetrics seg = new SegmentationMetrics(withBackground(classes));
+        List<CocoJson.Image> images = new ArrayList<>();
+        List<CocoJson.Annotation> gt = new ArrayList<>();
+        List<CocoJson.Detection> boxDets = new ArrayList<>();
+        List<CocoJson.Detection> maskDets = new ArrayList<>();
+        long n = 0;
+        long nanos = 0;
+        double[] tokens = null;
+        for (Part p : ordered) {
+            seg = seg.merge(p.segmentation());
+            images.addAll(p.cocoImages());
+            for (CocoJson.Annotation a : p.truth()) {
+                gt.add(new CocoJson.Annotation(gt.size() + 1L, a.imageId(), a.categoryId(), a.bbox(), a.area(),
+                        a.crowd(), a.segmentation()));
+            }
+            boxDets.addAll(p.boxes());
+            maskDets.addAll(p.masks());
+            n += p.images();
+            nanos += p.nanos();
+            if (tokens == null) {
+                tokens = new double[p.tokenSums().length];
+            }
+            for (int i = 0; i < tokens.length; i++) {
+                tokens[i] += p.tokenSums()[i];
+            }
+        }
+        CocoJson.Dataset truth = new CocoJson.Dataset(name, images, categories(classes), gt);
         CocoEval.Result box = CocoEval.evaluate(truth, boxDets, CocoEval.IouType.BBOX);
         CocoEval.Result mask = masks ? CocoEval.evaluate(truth, maskDets, CocoEval.IouType.SEGM) : null;
         for (int i = 0; i < tokens.length; i++) {
             tokens[i] /= n;
         }
-        return new Metrics(data.name(), n, seg, box, mask, n / (nanos / 1e9), tokens);
+        return new Metrics(name, n, seg, box, mask, n / (nanos / 1e9), tokens);
     }
 
     /** Predictions for examples at the model's input size (their own size must be the model's). */

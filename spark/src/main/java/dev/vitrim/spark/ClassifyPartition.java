@@ -15,11 +15,9 @@ import dev.vitrim.reduce.Trace;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -65,29 +63,7 @@ final class ClassifyPartition implements MapPartitionsFunction<Row, Row> {
         Preprocessor pre = new Preprocessor(vit.config().preprocess());
         int[] after = reducer.perImageCounts() ? null : Macs.plan(vit.config(), reducer).afterBlock();
         int fixedTokens = after == null ? -1 : after[after.length - 1];
-        return new Iterator<>() {
-            private final ArrayDeque<Row> ready = new ArrayDeque<>();
-
-            @Override
-            public boolean hasNext() {
-                if (ready.isEmpty() && input.hasNext()) {
-                    List<Row> batch = new ArrayList<>(spec.batch());
-                    while (batch.size() < spec.batch() && input.hasNext()) {
-                        batch.add(input.next());
-                    }
-                    ready.addAll(classify(vit, reducer, pre, fixedTokens, batch));
-                }
-                return !ready.isEmpty();
-            }
-
-            @Override
-            public Row next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException();
-                }
-                return ready.poll();
-            }
-        };
+        return Batches.map(input, spec.batch(), rows -> classify(vit, reducer, pre, fixedTokens, rows));
     }
 
     private List<Row> classify(VisionTransformer vit, TokenReducer reducer, Preprocessor pre, int fixedTokens,
@@ -104,21 +80,10 @@ final class ClassifyPartition implements MapPartitionsFunction<Row, Row> {
             String name = r.isNullAt(pathColumn) ? "(row without a path)" : displayName(r.getString(pathColumn));
             names[i] = name;
             try {
-                RgbImage img;
-                if (contentColumn >= 0) {
-                    if (r.isNullAt(contentColumn)) {
-                        throw new VitrimException(name + ": no content");
-                    }
-                    img = ImageDecoder.decode((byte[]) r.get(contentColumn), name);
-                } else {
-                    img = ImageDecoder.read(Path.of(name));
-                }
-                inputs.add(pre.apply(img));
+                inputs.add(pre.apply(read(r, name, contentColumn)));
                 where.add(i);
             } catch (RuntimeException e) { // a bad image costs only its own row
-                String msg = e.getMessage() == null ? e.toString() : e.getMessage();
-                out[i] = RowFactory.create(name, null, null, null, null,
-                        e instanceof VitrimException ? msg : name + ": " + msg);
+                out[i] = RowFactory.create(name, null, null, null, null, error(name, e));
             }
         }
         if (!inputs.isEmpty()) {
@@ -145,6 +110,23 @@ final class ClassifyPartition implements MapPartitionsFunction<Row, Row> {
             }
         }
         return List.of(out);
+    }
+
+    /** The image of a row: its {@code content} bytes when the column is there ({@code content} ≥ 0), else the file. */
+    static RgbImage read(Row r, String name, int content) {
+        if (content < 0) {
+            return ImageDecoder.read(Path.of(name));
+        }
+        if (r.isNullAt(content)) {
+            throw new VitrimException(name + ": no content");
+        }
+        return ImageDecoder.decode((byte[]) r.get(content), name);
+    }
+
+    /** The error column's text for a row that failed: vitrim's message names the file; others get the name added. */
+    static String error(String name, RuntimeException e) {
+        String msg = e.getMessage() == null ? e.toString() : e.getMessage();
+        return e instanceof VitrimException ? msg : name + ": " + msg;
     }
 
     private static int lastTokens(List<Trace.Block> blocks) {

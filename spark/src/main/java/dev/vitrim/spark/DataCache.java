@@ -1,9 +1,11 @@
 package dev.vitrim.spark;
 
 import dev.vitrim.data.DataHome;
+import dev.vitrim.data.DenseData;
 import dev.vitrim.data.Datasets;
 import dev.vitrim.data.ImageFolder;
 import dev.vitrim.data.LabeledImages;
+import dev.vitrim.dense.DenseDataset;
 import dev.vitrim.image.PreprocessConfig;
 import java.util.HashMap;
 import java.util.Map;
@@ -16,6 +18,7 @@ import java.util.Map;
 final class DataCache {
     private static final Map<String, LabeledImages> SETS = new HashMap<>();
     private static final Map<String, ImageFolder.Listing> FOLDERS = new HashMap<>();
+    private static final Map<String, DenseDataset> DENSE = new HashMap<>();
 
     private DataCache() {}
 
@@ -44,6 +47,13 @@ final class DataCache {
         }
         synchronized (SETS) {
             return SETS.computeIfAbsent(data, k -> Datasets.load(spec, DataHome.root(), null)).size();
+        }
+    }
+
+    /** A dense data set ({@code scenes:val}, {@code coco:DIR}, …) at {@code size} pixels, opened once per JVM. */
+    static DenseDataset dense(String data, int size) {
+        synchronized (DENSE) {
+            return DENSE.computeIfAbsent(data + "\u0000" + size, k -> DenseData.open(data, DataHome.root(), size));
         }
     }
 

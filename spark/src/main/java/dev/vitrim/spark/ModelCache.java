@@ -1,6 +1,7 @@
 package dev.vitrim.spark;
 
 import dev.vitrim.VitrimException;
+import dev.vitrim.dense.DenseModel;
 import dev.vitrim.engine.Torch;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.reduce.Reducers;
@@ -25,6 +26,7 @@ final class ModelCache {
     private record Key(String model, int heads) {}
 
     private static final Map<Key, VisionTransformer> MODELS = new HashMap<>();
+    private static final Map<String, DenseModel> DENSE = new HashMap<>();
     private static final Map<String, TokenReducer> REDUCERS = new ConcurrentHashMap<>();
     private static final AtomicInteger LOADS = new AtomicInteger();
     private static int engineThreads;
@@ -51,6 +53,27 @@ final class ModelCache {
         VisionTransformer vit = model(spec);
         return REDUCERS.computeIfAbsent(spec.model() + "\u0000" + spec.heads() + "\u0000" + spec.reduce(),
                 k -> Reducers.parse(spec.reduce(), vit));
+    }
+
+    /** The dense model (segmentation, detection) of {@code spec}, loaded on first use in this JVM. */
+    static DenseModel dense(ModelSpec spec) {
+        synchronized (MODELS) {
+            DenseModel m = DENSE.get(spec.model());
+            if (m == null) {
+                startEngine(spec);
+                m = DenseModel.load(locate(spec.model()));
+                LOADS.incrementAndGet();
+                DENSE.put(spec.model(), m);
+            }
+            return m;
+        }
+    }
+
+    /** The reducer of {@code spec} for its dense model's backbone (parsed and checked once). */
+    static TokenReducer denseReducer(ModelSpec spec) {
+        DenseModel m = dense(spec);
+        return REDUCERS.computeIfAbsent("dense\u0000" + spec.model() + "\u0000" + spec.reduce(),
+                k -> Reducers.parse(spec.reduce(), m.backbone()));
     }
 
     /** Models loaded in this JVM so far. */

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vitrim.VitrimException;
+import dev.vitrim.coco.CocoEval;
+import dev.vitrim.dense.DenseEvaluator;
 import dev.vitrim.eval.Evaluation;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -364,12 +366,18 @@ public final class SparkMain implements Runnable {
                     + "data set, distributed over Spark: the same numbers as 'vitrim eval' with the same --batch "
                     + "(the partitions' statistics are integer sums merged exactly and start on batch boundaries).",
                     "",
+                    "A dense model on a dense data set (scenes:val, coco:DIR) gives mIoU, box AP and mask AP instead, "
+                            + "as 'vitrim eval --task instances': each task returns its segmentation counts, ground "
+                            + "truth and detections, and the COCO evaluation runs once over all of them.",
+                    "",
                     "images/s is per task slot (images per second of forward time); wall_s is the whole job."},
             footer = {"", "Examples:",
                     "  vitrim spark eval --master local[2] --model models/mnist-vit.safetensors --data mnist:test",
                     "  vitrim spark eval --model models/fmnist-vit.safetensors --data fashion-mnist:test "
                             + "--reduce tome:r=8 --json",
-                    "  vitrim spark eval --model /shared/vit.safetensors --data folder:/shared/val/"})
+                    "  vitrim spark eval --model /shared/vit.safetensors --data folder:/shared/val/",
+                    "  vitrim spark eval --model models/scenes-vit.safetensors --data scenes:val --reduce tome:r=13 "
+                            + "--batch 8"})
     static final class Eval implements Callable<Integer> {
         @Spec
         CommandLine.Model.CommandSpec spec;
@@ -383,7 +391,7 @@ public final class SparkMain implements Runnable {
 
         @Option(names = "--data", required = true, paramLabel = "DATASET",
                 description = "mnist:test, fashion-mnist:test, cats-dogs:test, scenes-1:test, folder:PATH (class "
-                        + "folders), as 'vitrim eval --data'.")
+                        + "folders); for a dense model scenes:val|test or coco:DIR; as 'vitrim eval --data'.")
         String data;
 
         @Option(names = "--limit", paramLabel = "N", description = "Only the first N images.")
@@ -406,6 +414,12 @@ public final class SparkMain implements Runnable {
             SparkSession spark = common.session("eval");
             try {
                 long t0 = System.nanoTime();
+                if (isDense(data)) {
+                    DenseEvaluator.Metrics res = VitrimSpark.evaluateDense(spark, data, ms, limit, common.partitions,
+                            true);
+                    printDense(res, spark, (System.nanoTime() - t0) / 1e9);
+                    return 0;
+                }
                 Evaluation.Result res = VitrimSpark.evaluate(spark, data, ms, limit, common.partitions);
                 double wall = (System.nanoTime() - t0) / 1e9;
                 PrintWriter out = spec.commandLine().getOut();
@@ -442,6 +456,53 @@ public final class SparkMain implements Runnable {
                 common.stop(spark);
             }
         }
+
+        private void printDense(DenseEvaluator.Metrics res, SparkSession spark, double wall) throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            List<String> classes = res.segmentation().classNames();
+            double[] iou = res.segmentation().iou();
+            if (json) {
+                ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+                ObjectNode o = om.createObjectNode();
+                o.put("data", res.data()).put("task", "instances").put("reduce", reduce).put("images", res.images())
+                        .put("images_per_s", res.imagesPerSecond()).put("miou", res.meanIou())
+                        .put("pixel_accuracy", res.segmentation().pixelAccuracy());
+                ObjectNode per = o.putObject("iou");
+                for (int k = 0; k < iou.length; k++) {
+                    per.put(classes.get(k), iou[k]);
+                }
+                o.set("box", cocoStats(om, res.boxes()));
+                o.set("mask", cocoStats(om, res.masks()));
+                o.set("tokens_per_block", om.valueToTree(res.meanTokens()));
+                o.put("master", spark.sparkContext().master()).put("wall_s", wall);
+                out.println(om.writeValueAsString(o));
+                return;
+            }
+            out.printf(Locale.ROOT, "%s on %s (%d images), %s, Spark %s%n", common.model, res.data(), res.images(),
+                    reduce, spark.sparkContext().master());
+            out.printf(Locale.ROOT, "mIoU %.2f  (pixel accuracy %.2f%%)%n", 100 * res.meanIou(),
+                    100 * res.segmentation().pixelAccuracy());
+            out.println("box:");
+            out.print(res.boxes().summary());
+            out.println("mask:");
+            out.print(res.masks().summary());
+            out.printf(Locale.ROOT, "%.1f images/s per task slot, %.1f images/s for the job (%.1f s)%n",
+                    res.imagesPerSecond(), res.images() / wall, wall);
+        }
+
+        private static ObjectNode cocoStats(ObjectMapper om, CocoEval.Result r) {
+            ObjectNode o = om.createObjectNode();
+            for (int i = 0; i < CocoEval.STAT_NAMES.size(); i++) {
+                o.put(CocoEval.STAT_NAMES.get(i), r.stats()[i]);
+            }
+            return o;
+        }
+    }
+
+    /** Whether a data set name is a dense one (scenes with boxes and masks, or a COCO folder). */
+    static boolean isDense(String data) {
+        String d = data.strip().toLowerCase(Locale.ROOT);
+        return d.equals("scenes") || d.startsWith("scenes:") || d.startsWith("coco:");
     }
 
     @Command(name = "sweep", mixinStandardHelpOptions = true,

@@ -1,6 +1,8 @@
 package dev.vitrim.spark;
 
 import dev.vitrim.VitrimException;
+import dev.vitrim.dense.DenseDataset;
+import dev.vitrim.dense.DenseEvaluator;
 import dev.vitrim.eval.Evaluation;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -18,8 +20,9 @@ import org.apache.spark.sql.types.StructType;
 import scala.Tuple2;
 
 /**
- * vitrim as Spark jobs: batch classification of image DataFrames, evaluation of a labelled data set and reduction
- * sweeps, distributed over the executors.
+ * vitrim as Spark jobs: batch classification, segmentation and detection of image DataFrames, evaluation of a
+ * labelled data set (top-1, or mIoU and COCO AP for a dense model) and reduction sweeps, distributed over the
+ * executors.
  *
  * <p>Each executor JVM loads a model once (on the first task that needs it) and shares it between the tasks it
  * runs at once; tasks batch their rows. A task runs its forward passes on {@code spark.task.cpus} PyTorch threads
@@ -62,18 +65,88 @@ public final class VitrimSpark {
      * partition, so partition the input for the parallelism wanted.
      */
     public static Dataset<Row> classify(Dataset<Row> images, ModelSpec spec) {
+        int[] cols = imageColumns(images, "classify");
+        return images.mapPartitions(new ClassifyPartition(spec, cols[0], cols[1]), Encoders.row(ClassifyPartition.SCHEMA));
+    }
+
+    /**
+     * The schema {@link #segment} returns: {@code file}, {@code width} and {@code height} (the image's own),
+     * {@code labels} (an 8-bit greyscale PNG at the image's size, one class index per pixel, 0 = background, as
+     * {@code vitrim segment} writes {@code NAME.labels.png}), {@code pixels} (class → fraction of the image, background
+     * included) and {@code error} (null, or why the image could not be read: then only {@code file} is set).
+     */
+    public static StructType segmentSchema() {
+        return DensePartition.SEGMENT_SCHEMA;
+    }
+
+    /**
+     * The schema {@link #detect} returns: {@code file}, {@code width}, {@code height}, {@code detections}
+     * array&lt;struct&lt;label, category_id, score, bbox [x, y, w, h], segmentation&gt;&gt; (best first; {@code
+     * category_id} = class index + 1 as in COCO files; {@code segmentation} the instance mask as a COCO compressed RLE
+     * string at the image's size, or null) and {@code error}.
+     */
+    public static StructType detectSchema() {
+        return DensePartition.DETECT_SCHEMA;
+    }
+
+    /**
+     * Segments every row of {@code images} (as {@link #classify} takes them) with the dense model of {@code spec}:
+     * one row per input row ({@link #segmentSchema()}), a bad image an {@code error} row; the model is loaded once
+     * per executor and rows run in batches of {@link ModelSpec#batch()}.
+     */
+    public static Dataset<Row> segment(Dataset<Row> images, ModelSpec spec) {
+        int[] cols = imageColumns(images, "segment");
+        return images.mapPartitions(new DensePartition(spec, cols[0], cols[1], true),
+                Encoders.row(DensePartition.SEGMENT_SCHEMA));
+    }
+
+    /** Detects objects and their instance masks in every row of {@code images}, as {@link #segment} segments. */
+    public static Dataset<Row> detect(Dataset<Row> images, ModelSpec spec) {
+        int[] cols = imageColumns(images, "detect");
+        return images.mapPartitions(new DensePartition(spec, cols[0], cols[1], false),
+                Encoders.row(DensePartition.DETECT_SCHEMA));
+    }
+
+    private static int[] imageColumns(Dataset<Row> images, String what) {
         StructType in = images.schema();
         List<String> names = Arrays.asList(in.fieldNames());
         int path = names.indexOf("path");
         if (path < 0 || !in.fields()[path].dataType().equals(DataTypes.StringType)) {
-            throw new VitrimException("classify: the images need a string column 'path' (columns: " + names + ")");
+            throw new VitrimException(what + ": the images need a string column 'path' (columns: " + names + ")");
         }
         int content = names.indexOf("content");
         if (content >= 0 && !in.fields()[content].dataType().equals(DataTypes.BinaryType)) {
-            throw new VitrimException("classify: column 'content' must be binary (the image file's bytes), is "
+            throw new VitrimException(what + ": column 'content' must be binary (the image file's bytes), is "
                     + in.fields()[content].dataType().simpleString());
         }
-        return images.mapPartitions(new ClassifyPartition(spec, path, content), Encoders.row(ClassifyPartition.SCHEMA));
+        return new int[] {path, content};
+    }
+
+    /**
+     * mIoU, box AP (and mask AP with {@code masks}) of a dense model on a dense data set ({@code scenes:val},
+     * {@code coco:DIR}, … as {@code vitrim eval --data}), the first {@code limit} images (0: all), in about
+     * {@code partitions} tasks (0: twice the default parallelism). Each task returns its segmentation counts, ground
+     * truth and detections; the driver merges them ({@link DenseEvaluator#combine}), so the numbers are those of the
+     * single-machine {@code vitrim eval --task instances} with the same batch.
+     */
+    public static DenseEvaluator.Metrics evaluateDense(SparkSession spark, String data, ModelSpec spec, int limit,
+                                                       int partitions, boolean masks) {
+        if (limit < 0 || partitions < 0) {
+            throw new VitrimException("limit and partitions must be >= 0");
+        }
+        DenseDataset set = DataCache.dense(data, ModelCache.dense(spec).config().imageSize());
+        int n = limit > 0 ? Math.min(limit, set.size()) : set.size();
+        if (n == 0) {
+            throw new VitrimException(data + ": no images");
+        }
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        int parts = partitions > 0 ? partitions : 2 * jsc.defaultParallelism();
+        List<DenseEvalJob> jobs = new ArrayList<>();
+        for (int[] s : EvalJob.slices(n, spec.batch(), parts)) {
+            jobs.add(new DenseEvalJob(spec, data, s[0], s[1], masks));
+        }
+        List<DenseEvaluator.Part> got = jsc.parallelize(jobs, jobs.size()).map(DenseEvalJob::run).collect();
+        return DenseEvaluator.combine(set.name(), ModelCache.dense(spec).classes(), got, masks);
     }
 
     /**
