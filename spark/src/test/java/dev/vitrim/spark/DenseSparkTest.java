@@ -221,4 +221,20 @@ class DenseSparkTest {
         assertThat(j.get("mask").get("AP").asDouble()).isEqualTo(one.masks().stat("AP"));
         assertThat(j.get("images").asInt()).isEqualTo(files.size());
     }
+
+    @Test
+    void aDenseModelIsLoadedOncePerJvmAndTheWrongKindOfModelIsAClearError() {
+        ModelSpec spec = ModelSpec.of(model.toString()).withBatch(4);
+        VitrimSpark.evaluateDense(SparkTestSupport.spark(), "coco:" + coco, spec, 4, 2, false);
+        int loads = ModelCache.loads();
+        VitrimSpark.evaluateDense(SparkTestSupport.spark(), "coco:" + coco, spec.withReduce("tome:r=2"), 8, 2, false);
+        assertThat(ModelCache.loads()).as("the same file again: no new load").isEqualTo(loads);
+
+        String classifier = SparkTestSupport.model("mnist-vit.safetensors");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> VitrimSpark.evaluateDense(SparkTestSupport.spark(),
+                        "coco:" + coco, ModelSpec.of(classifier), 0, 1, false))
+                .isInstanceOf(dev.vitrim.VitrimException.class).hasMessageContaining("is a classifier");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ModelCache.model(spec))
+                .isInstanceOf(dev.vitrim.VitrimException.class).hasMessageContaining("is a dense model");
+    }
 }
