@@ -8,6 +8,7 @@ import dev.vitrim.VitrimException;
 import dev.vitrim.coco.CocoJson;
 import dev.vitrim.coco.Rle;
 import dev.vitrim.dense.DenseModel;
+import dev.vitrim.dense.DensePrediction;
 import dev.vitrim.dense.DensePredictor;
 import dev.vitrim.dense.Detection;
 import dev.vitrim.dense.InstanceMask;
@@ -147,7 +148,7 @@ abstract class DenseCommand implements Callable<Integer> {
             }
             if (coco != null) {
                 long id = imageId(r.file(), i, ids);
-                addCoco(cocoOut, id, p.detections(), p.instances(), p.height(), p.width());
+                addCoco(cocoOut, id, p);
             }
             if (json) {
                 arr.add(toJson(om, r, classes));
@@ -186,7 +187,7 @@ abstract class DenseCommand implements Callable<Integer> {
         }
         o.put("instances", (int) p.instances().stream().filter(m -> m.score() >= minScore).count());
         ObjectNode px = o.putObject("pixels");
-        double[] frac = fractions(p.labels(), classes.size() + 1);
+        double[] frac = p.classFractions(classes.size() + 1);
         px.put("background", frac[0]);
         for (int k = 0; k < classes.size(); k++) {
             if (frac[k + 1] > 0) {
@@ -196,27 +197,9 @@ abstract class DenseCommand implements Callable<Integer> {
         return o;
     }
 
-    static double[] fractions(byte[] labels, int classes) {
-        double[] f = new double[classes];
-        for (byte b : labels) {
-            int c = b & 0xff;
-            if (c < classes) {
-                f[c]++;
-            }
-        }
-        for (int i = 0; i < classes; i++) {
-            f[i] /= labels.length;
-        }
-        return f;
-    }
-
-    private static void addCoco(ArrayNode out, long imageId, List<Detection> dets, List<InstanceMask> inst, int h,
-                                int w) {
-        Map<Detection, InstanceMask> byDet = new HashMap<>();
-        for (InstanceMask m : inst) {
-            byDet.put(m.from(), m);
-        }
-        for (Detection d : dets) {
+    private static void addCoco(ArrayNode out, long imageId, DensePrediction p) {
+        Map<Detection, InstanceMask> byDet = p.masksByDetection();
+        for (Detection d : p.detections()) {
             ObjectNode o = out.addObject();
             o.put("image_id", imageId).put("category_id", d.category() + 1);
             o.putArray("bbox").add(round(d.x())).add(round(d.y())).add(round(d.w())).add(round(d.h()));
@@ -224,8 +207,8 @@ abstract class DenseCommand implements Callable<Integer> {
             o.put("score", m == null ? d.score() : m.score());
             if (m != null) {
                 ObjectNode seg = o.putObject("segmentation");
-                seg.putArray("size").add(h).add(w);
-                seg.put("counts", Rle.encode(m.mask(), h, w).toCompressedString());
+                seg.putArray("size").add(p.height()).add(p.width());
+                seg.put("counts", Rle.encode(m.mask(), p.height(), p.width()).toCompressedString());
             }
         }
     }
@@ -276,7 +259,7 @@ abstract class DenseCommand implements Callable<Integer> {
         @Override
         void print(PrintWriter out, DensePredictor.Result r, List<String> classes) {
             var p = r.prediction();
-            double[] f = fractions(p.labels(), classes.size() + 1);
+            double[] f = p.classFractions(classes.size() + 1);
             out.printf(Locale.ROOT, "%s (%dx%d)%n", r.file(), p.width(), p.height());
             out.printf(Locale.ROOT, "  %6.2f%%  background%n", 100 * f[0]);
             for (int k = 0; k < classes.size(); k++) {

@@ -203,18 +203,8 @@ public final class EvalCommand implements Callable<Integer> {
             if (json) {
                 ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
                 ObjectNode o = om.createObjectNode();
-                o.put("data", d.name()).put("task", task).put("reduce", r.spec()).put("images", res.images())
-                        .put("images_per_s", res.imagesPerSecond()).put("gmacs", gmacs)
-                        .put("miou", res.meanIou()).put("pixel_accuracy", res.segmentation().pixelAccuracy());
-                ObjectNode per = o.putObject("iou");
-                for (int k = 0; k < iou.length; k++) {
-                    per.put(segClasses.get(k), iou[k]);
-                }
-                o.set("box", stats(om, res.boxes()));
-                o.set("tokens_per_block", om.valueToTree(res.meanTokens()));
-                if (res.masks() != null) {
-                    o.set("mask", stats(om, res.masks()));
-                }
+                o.put("data", d.name()).put("task", task).put("reduce", r.spec()).put("gmacs", gmacs);
+                o.setAll(res.toJson());
                 out.println(om.writeValueAsString(o));
                 return problems.isEmpty() ? 0 : 2;
             }
@@ -244,14 +234,6 @@ public final class EvalCommand implements Callable<Integer> {
             }
             return problems.isEmpty() ? 0 : 2;
         }
-    }
-
-    private static ObjectNode stats(ObjectMapper om, dev.vitrim.coco.CocoEval.Result r) {
-        ObjectNode o = om.createObjectNode();
-        for (int i = 0; i < dev.vitrim.coco.CocoEval.STAT_NAMES.size(); i++) {
-            o.put(dev.vitrim.coco.CocoEval.STAT_NAMES.get(i), r.stats()[i]);
-        }
-        return o;
     }
 
     /** --runtime onnxruntime: top-1 of the graph (an .onnx file, or the checkpoint exported with its --reduce). */

@@ -1,5 +1,8 @@
 package dev.vitrim.dense;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -49,6 +52,41 @@ public final class DenseEvaluator {
 
         public double maskAp50() {
             return masks == null ? Double.NaN : masks.stat("AP50");
+        }
+
+        /**
+         * The numbers as JSON, under the keys {@code vitrim eval --task … --json} prints: {@code images},
+         * {@code images_per_s}, {@code miou}, {@code pixel_accuracy}, {@code iou} (per class, background first),
+         * {@code box} and {@code mask} (pycocotools' twelve numbers by name; {@code mask} only when evaluated) and
+         * {@code tokens_per_block}.
+         */
+        public ObjectNode toJson() {
+            JsonNodeFactory f = JsonNodeFactory.instance;
+            ObjectNode o = f.objectNode();
+            o.put("images", images).put("images_per_s", imagesPerSecond).put("miou", meanIou())
+                    .put("pixel_accuracy", segmentation.pixelAccuracy());
+            ObjectNode per = o.putObject("iou");
+            double[] iou = segmentation.iou();
+            for (int k = 0; k < iou.length; k++) {
+                per.put(segmentation.classNames().get(k), iou[k]);
+            }
+            o.set("box", stats(boxes));
+            if (masks != null) {
+                o.set("mask", stats(masks));
+            }
+            ArrayNode t = o.putArray("tokens_per_block");
+            for (double v : meanTokens) {
+                t.add(v);
+            }
+            return o;
+        }
+
+        private static ObjectNode stats(CocoEval.Result r) {
+            ObjectNode o = JsonNodeFactory.instance.objectNode();
+            for (int i = 0; i < CocoEval.STAT_NAMES.size(); i++) {
+                o.put(CocoEval.STAT_NAMES.get(i), r.stats()[i]);
+            }
+            return o;
         }
     }
 

@@ -333,22 +333,37 @@ public final class Overlay {
 
     /** Writes class indices ({@code h x w}, row-major) as an 8-bit greyscale PNG. */
     public static void writeLabelPng(byte[] labels, int h, int w, Path file) {
+        byte[] png = labelPng(labels, h, w, file.toString());
+        try {
+            Files.write(file, png);
+        } catch (IOException e) {
+            throw new VitrimException(file + ": cannot write label PNG: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Class indices ({@code h x w}, row-major) as the bytes of an 8-bit greyscale PNG; {@code what} names the map in
+     * errors.
+     */
+    public static byte[] labelPng(byte[] labels, int h, int w, String what) {
         if (h <= 0 || w <= 0) {
-            throw new VitrimException(file + ": label map size must be positive, got " + w + "x" + h);
+            throw new VitrimException(what + ": label map size must be positive, got " + w + "x" + h);
         }
         if (labels == null || labels.length != w * h) {
-            throw new VitrimException(file + ": a " + w + "x" + h + " label map needs " + w * h + " values, got "
+            throw new VitrimException(what + ": a " + w + "x" + h + " label map needs " + w * h + " values, got "
                     + (labels == null ? "none" : labels.length));
         }
         BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_BYTE_GRAY);
         img.getRaster().setDataElements(0, 0, w, h, labels);
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
         try {
-            if (!ImageIO.write(img, "png", file.toFile())) {
-                throw new VitrimException(file + ": no PNG writer available");
+            if (!ImageIO.write(img, "png", bytes)) {
+                throw new VitrimException(what + ": no PNG writer available");
             }
         } catch (IOException e) {
-            throw new VitrimException(file + ": cannot write label PNG: " + e.getMessage(), e);
+            throw new VitrimException(what + ": cannot encode label PNG: " + e.getMessage(), e);
         }
+        return bytes.toByteArray();
     }
 
     /**

@@ -1,24 +1,19 @@
 package dev.vitrim.spark;
 
-import dev.vitrim.VitrimException;
 import dev.vitrim.coco.Rle;
 import dev.vitrim.dense.DenseModel;
 import dev.vitrim.dense.DensePrediction;
 import dev.vitrim.dense.DensePredictor;
 import dev.vitrim.dense.Detection;
 import dev.vitrim.dense.InstanceMask;
+import dev.vitrim.dense.Overlay;
 import dev.vitrim.image.RgbImage;
 import dev.vitrim.reduce.TokenReducer;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import javax.imageio.ImageIO;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -108,20 +103,15 @@ final class DensePartition implements MapPartitionsFunction<Row, Row> {
 
     /** The label map as an 8-bit greyscale PNG (class index per pixel, 0 = background) and the class fractions. */
     static Row segmentRow(String name, DensePrediction p, List<String> classes) {
-        long[] count = new long[classes.size() + 1];
-        for (byte b : p.labels()) {
-            int c = b & 0xff;
-            if (c < count.length) {
-                count[c]++;
-            }
-        }
+        double[] f = p.classFractions(classes.size() + 1);
         Map<String, Double> pixels = new LinkedHashMap<>();
-        for (int c = 0; c < count.length; c++) {
-            if (c == 0 || count[c] > 0) {
-                pixels.put(c == 0 ? "background" : classes.get(c - 1), (double) count[c] / p.labels().length);
+        for (int c = 0; c < f.length; c++) {
+            if (c == 0 || f[c] > 0) {
+                pixels.put(c == 0 ? "background" : classes.get(c - 1), f[c]);
             }
         }
-        return RowFactory.create(name, p.width(), p.height(), labelPng(p), CollectionConverters.asScala(pixels), null);
+        return RowFactory.create(name, p.width(), p.height(), Overlay.labelPng(p.labels(), p.height(), p.width(), name),
+                CollectionConverters.asScala(pixels), null);
     }
 
     /**
@@ -129,10 +119,7 @@ final class DensePartition implements MapPartitionsFunction<Row, Row> {
      * at the image's size when instance grouping gave it one.
      */
     static Row detectRow(String name, DensePrediction p, List<String> classes) {
-        Map<Detection, InstanceMask> masks = new HashMap<>();
-        for (InstanceMask m : p.instances()) {
-            masks.put(m.from(), m);
-        }
+        Map<Detection, InstanceMask> masks = p.masksByDetection();
         List<Row> dets = new ArrayList<>(p.detections().size());
         for (Detection d : p.detections()) {
             InstanceMask m = masks.get(d);
@@ -142,19 +129,5 @@ final class DensePartition implements MapPartitionsFunction<Row, Row> {
                     m == null ? null : Rle.encode(m.mask(), p.height(), p.width()).toCompressedString()));
         }
         return RowFactory.create(name, p.width(), p.height(), CollectionConverters.asScala(dets).toSeq(), null);
-    }
-
-    private static byte[] labelPng(DensePrediction p) {
-        BufferedImage img = new BufferedImage(p.width(), p.height(), BufferedImage.TYPE_BYTE_GRAY);
-        img.getRaster().setDataElements(0, 0, p.width(), p.height(), p.labels());
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try {
-            if (!ImageIO.write(img, "png", bytes)) {
-                throw new VitrimException("no PNG writer available");
-            }
-        } catch (IOException e) {
-            throw new VitrimException("cannot encode a label map as PNG: " + e.getMessage(), e);
-        }
-        return bytes.toByteArray();
     }
 }

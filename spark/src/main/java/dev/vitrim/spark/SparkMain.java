@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vitrim.VitrimException;
-import dev.vitrim.coco.CocoEval;
 import dev.vitrim.dense.DenseEvaluator;
 import dev.vitrim.eval.Evaluation;
 import java.io.PrintWriter;
@@ -459,21 +458,11 @@ public final class SparkMain implements Runnable {
 
         private void printDense(DenseEvaluator.Metrics res, SparkSession spark, double wall) throws Exception {
             PrintWriter out = spec.commandLine().getOut();
-            List<String> classes = res.segmentation().classNames();
-            double[] iou = res.segmentation().iou();
             if (json) {
                 ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
                 ObjectNode o = om.createObjectNode();
-                o.put("data", res.data()).put("task", "instances").put("reduce", reduce).put("images", res.images())
-                        .put("images_per_s", res.imagesPerSecond()).put("miou", res.meanIou())
-                        .put("pixel_accuracy", res.segmentation().pixelAccuracy());
-                ObjectNode per = o.putObject("iou");
-                for (int k = 0; k < iou.length; k++) {
-                    per.put(classes.get(k), iou[k]);
-                }
-                o.set("box", cocoStats(om, res.boxes()));
-                o.set("mask", cocoStats(om, res.masks()));
-                o.set("tokens_per_block", om.valueToTree(res.meanTokens()));
+                o.put("data", res.data()).put("task", "instances").put("reduce", reduce);
+                o.setAll(res.toJson());
                 o.put("master", spark.sparkContext().master()).put("wall_s", wall);
                 out.println(om.writeValueAsString(o));
                 return;
@@ -488,14 +477,6 @@ public final class SparkMain implements Runnable {
             out.print(res.masks().summary());
             out.printf(Locale.ROOT, "%.1f images/s per task slot, %.1f images/s for the job (%.1f s)%n",
                     res.imagesPerSecond(), res.images() / wall, wall);
-        }
-
-        private static ObjectNode cocoStats(ObjectMapper om, CocoEval.Result r) {
-            ObjectNode o = om.createObjectNode();
-            for (int i = 0; i < CocoEval.STAT_NAMES.size(); i++) {
-                o.put(CocoEval.STAT_NAMES.get(i), r.stats()[i]);
-            }
-            return o;
         }
     }
 
