@@ -204,6 +204,8 @@ public final class EvalCommand implements Callable<Integer> {
                 ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
                 ObjectNode o = om.createObjectNode();
                 o.put("data", d.name()).put("task", task).put("reduce", r.spec()).put("gmacs", gmacs);
+                o.put("precision", m.backbone().precision().chosen().label())
+                        .put("precision_reason", m.backbone().precision().reason());
                 o.setAll(res.toJson());
                 out.println(om.writeValueAsString(o));
                 return problems.isEmpty() ? 0 : 2;
