@@ -90,7 +90,8 @@ public final class BenchCommand implements Callable<Integer> {
     boolean sameCounts;
 
     @Option(names = "--precision", split = ",", paramLabel = "P", description = "Formats to compare with fp32, comma "
-            + "separated: bf16, int8, auto (fp32 alone: the plain benchmark). " + PrecisionOption.HELP)
+            + "separated: bf16, int8, auto (fp32 alone: the plain benchmark). With --runtime: the one format vitrim "
+            + "runs in against ONNX Runtime's fp32. " + PrecisionOption.HELP)
     List<String> precisions;
 
     @Option(names = "--runtime", split = ",", paramLabel = "NAME", defaultValue = "vitrim", description = "Runtimes to "
@@ -117,11 +118,25 @@ public final class BenchCommand implements Callable<Integer> {
                 throw new VitrimException("--runtime compares runtimes on one reducer; --baseline and --same-counts "
                         + "compare reducers on vitrim: run them separately");
             }
-            if (precisions != null && !precisions.stream().allMatch(p -> p.trim().equalsIgnoreCase("fp32"))) {
-                throw new VitrimException("--runtime compares runtimes in fp32; --precision compares formats on "
-                        + "vitrim: run them separately");
+            Precision vitrimFormat = Precision.FP32;
+            if (precisions != null) {
+                List<Precision> fs = new java.util.ArrayList<>();
+                for (String p : precisions) {
+                    Precision f = Precision.parse(p);
+                    if (f != Precision.FP32 && !fs.contains(f)) {
+                        fs.add(f);
+                    }
+                }
+                if (fs.size() > 1 || (!fs.isEmpty() && (onnxFile || !runtimes.contains("vitrim")))) {
+                    throw new VitrimException("--runtime with --precision: give one format, the one vitrim runs in "
+                            + "(ONNX Runtime runs fp32), e.g. --runtime vitrim,onnxruntime --precision auto; to "
+                            + "compare formats on vitrim, leave out --runtime");
+                }
+                if (!fs.isEmpty()) {
+                    vitrimFormat = fs.get(0);
+                }
             }
-            return new RuntimeBench(this).run(onnxFile);
+            return new RuntimeBench(this).run(onnxFile, vitrimFormat);
         }
         for (int b : batches) {
             if (b < 1) {

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vitrim.VitrimException;
+import dev.vitrim.engine.Precision;
 import dev.vitrim.engine.Torch;
 import dev.vitrim.eval.Benchmark;
 import dev.vitrim.io.FloatTensor;
@@ -29,7 +30,11 @@ final class RuntimeBench {
         this.cmd = cmd;
     }
 
-    int run(boolean onnxFile) throws Exception {
+    /**
+     * Times the runtimes; vitrim runs in {@code vitrimFormat} (ONNX Runtime always in fp32, exported from the fp32
+     * weights before vitrim's are converted).
+     */
+    int run(boolean onnxFile, Precision vitrimFormat) throws Exception {
         PrintWriter out = cmd.spec.commandLine().getOut();
         if (onnxFile) {
             try (OnnxModel ort = OnnxModel.open(cmd.model.source.model, cmd.common.threads)) {
@@ -39,7 +44,7 @@ final class RuntimeBench {
                             + java.util.Arrays.toString(s) + "; bench needs a fixed H and W");
                 }
                 String spec = ort.reduceSpec() == null ? "(unknown)" : ort.reduceSpec();
-                report(out, cmd.model.name(), spec, Double.NaN, cmd.common.threads, List.of("onnxruntime"),
+                report(out, cmd.model.name(), spec, Double.NaN, cmd.common.threads, List.of("onnxruntime"), null,
                         b -> new Body[] {ortBody(ort, images(b, s[2], s[3]))});
             }
             return 0;
@@ -54,9 +59,11 @@ final class RuntimeBench {
                     ort = OnnxModel.of(OnnxExport.bytes(vit, r, OnnxExport.Options.defaults()), threads,
                             cmd.model.name() + " exported");
                 }
+                Precision.Choice format = vitrimFormat == Precision.FP32 ? null : vit.usePrecision(vitrimFormat);
                 OnnxModel onnx = ort;
                 int px = vit.config().imageSize();
-                report(out, cmd.model.name(), r.spec(), Macs.plan(vit.config(), r).gmacs(), threads, cmd.runtimes, b -> {
+                report(out, cmd.model.name(), r.spec(), Macs.plan(vit.config(), r).gmacs(), threads, cmd.runtimes,
+                        format, b -> {
                     FloatTensor x = images(b, px, px);
                     Body[] bodies = new Body[cmd.runtimes.size()];
                     for (int i = 0; i < bodies.length; i++) {
@@ -124,10 +131,14 @@ final class RuntimeBench {
     }
 
     private void report(PrintWriter out, String name, String spec, double gmacs, int threads, List<String> runtimes,
-                        Bodies make) throws Exception {
+                        Precision.Choice format, Bodies make) throws Exception {
         ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode doc = om.createObjectNode();
         doc.put("model", name).put("reduce", spec).put("threads", threads).put("cpu", Benchmark.cpu());
+        if (runtimes.contains("vitrim")) {
+            doc.put("vitrim_precision", format == null ? "fp32" : format.chosen().label())
+                    .put("vitrim_precision_reason", format == null ? "fp32: as requested" : format.reason());
+        }
         if (!Double.isNaN(gmacs)) {
             doc.put("gmacs", gmacs);
         }
@@ -137,6 +148,9 @@ final class RuntimeBench {
             out.printf(Locale.ROOT, "%s, %s%s, %d threads (%s); ms/image: median [min, max] of interleaved runs%n",
                     name, spec, Double.isNaN(gmacs) ? "" : String.format(Locale.ROOT, " (%.3f GMACs/image)", gmacs),
                     threads, Benchmark.cpu());
+            if (format != null) {
+                out.println("vitrim runs in " + format.reason() + "; ONNX Runtime in fp32");
+            }
             StringBuilder h = new StringBuilder(String.format(Locale.ROOT, "%6s", "batch"));
             for (String rt : runtimes) {
                 h.append(String.format(Locale.ROOT, " %28s", rt));

@@ -127,6 +127,19 @@ class OnnxCliTest {
         assertThat(row.get("runtimes").get("vitrim").get("ms_per_image").asDouble()).isPositive();
         assertThat(row.get("runtimes").get("onnxruntime").get("runs").asInt()).isGreaterThanOrEqualTo(2);
         assertThat(row.get("ratio").asDouble()).isPositive();
+        assertThat(doc.get("vitrim_precision").asText()).isEqualTo("fp32");
+    }
+
+    @Test
+    void benchRunsVitrimInTheRequestedFormatAgainstOnnxRuntime() throws Exception {
+        CliTest.Run r = run("bench", "--model", VIT224.toString(), "--runtime", "vitrim,onnxruntime", "--precision",
+                "int8", "--batch", "1", "--warmup", "0", "--runs", "2", "--seconds", "0", "--json");
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode doc = new ObjectMapper().readTree(r.out());
+        assertThat(doc.get("vitrim_precision").asText()).isEqualTo("int8");
+        assertThat(doc.get("vitrim_precision_reason").asText()).contains("int8");
+        assertThat(doc.get("results").get(0).get("runtimes").get("onnxruntime").get("runs").asInt())
+                .isGreaterThanOrEqualTo(2);
     }
 
     @Test
@@ -146,5 +159,9 @@ class OnnxCliTest {
                 "onnxruntime only");
         assertBadInput(run("bench", "--arch", "vit_tiny_patch16_224", "--runtime", "tensorrt", "--batch", "1"),
                 "--runtime 'tensorrt'");
+        assertBadInput(run("bench", "--arch", "vit_tiny_patch16_224", "--runtime", "vitrim,onnxruntime", "--precision",
+                "int8,bf16", "--batch", "1"), "one format");
+        assertBadInput(run("bench", "--model", onnx.toString(), "--runtime", "onnxruntime", "--precision", "int8",
+                "--batch", "1"), "one format");
     }
 }
