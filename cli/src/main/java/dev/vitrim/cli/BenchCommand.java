@@ -41,12 +41,18 @@ import picocli.CommandLine.Spec;
                         + "P2, fp32, …; with --reduce, the same reducer in every format): images/s, the speedup over "
                         + "fp32 and the largest logit difference from fp32 on that batch, after a line per format "
                         + "saying what runs and why (auto: bf16 where the CPU has AMX or AVX512_BF16, else fp32).",
+                "", "With --profile, one configuration (the model with --reduce, in the one --precision given) is "
+                        + "warmed up and run under libtorch's profiler instead: per batch size, the time per image by "
+                        + "operator kind (linear layers, attention, layer norm, elementwise, token selection, memory "
+                        + "and layout, TorchScript scopes), the time outside libtorch's operators (Java, JNI), and "
+                        + "the operators that took longest.",
                 "", "With --arch the weights are random (speed does not depend on them; token selection does a "
                         + "little, so use a trained --model for reduced timings that matter)."},
         footer = {"", "Examples:", "  vitrim bench --arch vit_small_patch16_224 --batch 1,8,32",
                 "  vitrim bench --arch vit_base_patch16_224 --batch 8 --reduce tome:r=13 --json",
                 "  vitrim bench --arch vit_small_patch16_224 --batch 1 --reduce attn --same-counts",
-                "  vitrim bench --arch vit_small_patch16_224 --batch 1,8 --precision int8,auto"})
+                "  vitrim bench --arch vit_small_patch16_224 --batch 1,8 --precision int8,auto",
+                "  vitrim bench --arch vit_base_patch16_224 --batch 1 --profile"})
 public final class BenchCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -79,6 +85,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Machine-readable output.")
     boolean json;
 
+    @Option(names = "--profile", description = "Where the time goes instead of how much: the forward's time split "
+            + "by operator kind under libtorch's profiler (see above); --runs forwards are profiled per batch size.")
+    boolean profile;
+
     @Option(names = "--baseline", paramLabel = "SPEC", defaultValue = "none", description = "With --reduce: what the "
             + "reduced model is timed against (default: none, the unreduced model), e.g. a random pruner on the same "
             + "schedule to measure a learned scorer's own cost.")
@@ -109,6 +119,14 @@ public final class BenchCommand implements Callable<Integer> {
             }
         }
         boolean onnxFile = model.source.model != null && model.source.model.toString().endsWith(".onnx");
+        if (profile) {
+            if (onnxFile || !runtimes.equals(List.of("vitrim")) || !baseline.equals("none") || sameCounts) {
+                throw new VitrimException("--profile splits vitrim's own forward: it does not combine with --runtime, "
+                        + "--baseline or --same-counts");
+            }
+            new ProfileBench(this).run();
+            return 0;
+        }
         if (onnxFile || !runtimes.equals(List.of("vitrim"))) {
             if (onnxFile && !runtimes.equals(List.of("onnxruntime"))) {
                 throw new VitrimException(model.source.model + ": an ONNX graph runs on --runtime onnxruntime only "

@@ -392,6 +392,41 @@ class CliTest {
     }
 
     @Test
+    void benchProfileSplitsTheForwardByOperatorKind() throws Exception {
+        Run r = run("bench", "--model", DEEP.toString(), "--heads", "4", "--batch", "1,2", "--reduce", "tome:r=10",
+                "--profile", "--warmup", "0", "--runs", "2", "--json");
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode o = new ObjectMapper().readTree(r.out());
+        assertThat(o.get("reduce").asText()).startsWith("tome:r=10");
+        assertThat(o.get("precision").asText()).isEqualTo("fp32");
+        assertThat(o.get("profiles")).hasSize(2);
+        for (JsonNode p : o.get("profiles")) {
+            double sum = p.get("outside_ms_per_image").asDouble();
+            java.util.Map<String, Double> kinds = new java.util.HashMap<>();
+            for (JsonNode k : p.get("kinds")) {
+                kinds.put(k.get("kind").asText(), k.get("ms_per_image").asDouble());
+                sum += k.get("ms_per_image").asDouble();
+            }
+            // the kinds and the time outside the operators make up the profiled wall time
+            assertThat(sum).isCloseTo(p.get("wall_ms_per_image").asDouble(), org.assertj.core.data.Offset.offset(1e-6));
+            assertThat(kinds.get("linear")).isPositive();
+            assertThat(kinds.get("selection")).isPositive(); // ToMe merges with an embedding bag
+            assertThat(p.get("top").size()).isBetween(1, ProfileBench.TOP);
+        }
+        Run text = run("bench", "--model", DEEP.toString(), "--heads", "4", "--batch", "1", "--profile", "--warmup",
+                "0", "--runs", "1");
+        assertThat(text.status()).as(text.err()).isZero();
+        assertThat(text.out()).contains("linear layers", "outside libtorch's operators", "longest operators");
+        Run bad = run("bench", "--model", DEEP.toString(), "--heads", "4", "--profile", "--same-counts", "--reduce",
+                "tome:r=10");
+        assertThat(bad.status()).isEqualTo(2);
+        assertThat(bad.err()).contains("--profile");
+        Run two = run("bench", "--model", DEEP.toString(), "--heads", "4", "--profile", "--precision", "int8,bf16");
+        assertThat(two.status()).isEqualTo(2);
+        assertThat(two.err()).contains("one --precision");
+    }
+
+    @Test
     void benchTimesAReducerAgainstAnotherBaseline() throws Exception {
         Run r = run("bench", "--model", DEEP.toString(), "--heads", "4", "--batch", "2", "--reduce", "random:R=20,llf=false",
                 "--baseline", "random:keep=0.5,at=1", "--warmup", "1", "--runs", "2", "--seconds", "0", "--json");
