@@ -201,6 +201,13 @@ class DenseCliTest {
         for (int i = 0; i < bound.size(); i++) {
             assertThat(measured.get(i).asDouble()).as("mass block %d", i).isLessThanOrEqualTo(bound.get(i).asDouble());
         }
+        assertThat(om.readTree(e.out()).get("precision").asText()).isEqualTo("fp32");
+        // the format a dense evaluation ran in is named, as for classification
+        CliTest.Run q = CliTest.run("eval", "--model", model.toString(), "--data", "coco:" + coco, "--task", "segment",
+                "--precision", "int8", "--json");
+        assertThat(q.status()).as(q.err()).isZero();
+        assertThat(om.readTree(q.out()).get("precision").asText()).isEqualTo("int8");
+        assertThat(om.readTree(q.out()).get("precision_reason").asText()).contains("int8");
     }
 
     @Test
