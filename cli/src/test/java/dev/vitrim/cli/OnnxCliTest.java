@@ -128,6 +128,8 @@ class OnnxCliTest {
         assertThat(row.get("runtimes").get("onnxruntime").get("runs").asInt()).isGreaterThanOrEqualTo(2);
         assertThat(row.get("ratio").asDouble()).isPositive();
         assertThat(doc.get("vitrim_precision").asText()).isEqualTo("fp32");
+        // side by side, ONNX Runtime's workers must not spin-wait on the cores vitrim runs on next
+        assertThat(doc.get("onnxruntime_spinning").asBoolean()).isFalse();
     }
 
     @Test

@@ -45,11 +45,14 @@ public final class OnnxModel implements AutoCloseable {
         this.inputShape = ti.getShape();
     }
 
-    private static OrtSession.SessionOptions options(int threads) throws OrtException {
+    private static OrtSession.SessionOptions options(int threads, boolean spinning) throws OrtException {
         OrtSession.SessionOptions o = new OrtSession.SessionOptions();
         o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
         o.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
         o.setInterOpNumThreads(1);
+        if (!spinning) {
+            o.addConfigEntry("session.intra_op.allow_spinning", "0");
+        }
         if (threads > 0) {
             o.setIntraOpNumThreads(threads);
         }
@@ -61,7 +64,7 @@ public final class OnnxModel implements AutoCloseable {
         if (!Files.isRegularFile(file)) {
             throw new VitrimException(file + ": no such ONNX file");
         }
-        try (OrtSession.SessionOptions o = options(threads)) {
+        try (OrtSession.SessionOptions o = options(threads, true)) {
             return new OnnxModel(OrtEnvironment.getEnvironment().createSession(file.toString(), o), file.toString());
         } catch (OrtException e) {
             throw new VitrimException(file + ": ONNX Runtime cannot load it (" + e.getMessage() + ")");
@@ -70,7 +73,16 @@ public final class OnnxModel implements AutoCloseable {
 
     /** A serialised model held in memory (an export made on the fly). */
     public static OnnxModel of(byte[] model, int threads, String what) {
-        try (OrtSession.SessionOptions o = options(threads)) {
+        return of(model, threads, what, true);
+    }
+
+    /**
+     * {@link #of(byte[], int, String)}, with ONNX Runtime's intra-op worker threads spin-waiting for work between
+     * runs ({@code spinning}, its default) or sleeping. Spinning workers keep the cores busy after a run returns, so a
+     * second runtime that runs next in the same process finds them taken: side by side, turn it off.
+     */
+    public static OnnxModel of(byte[] model, int threads, String what, boolean spinning) {
+        try (OrtSession.SessionOptions o = options(threads, spinning)) {
             return new OnnxModel(OrtEnvironment.getEnvironment().createSession(model, o), what);
         } catch (OrtException e) {
             throw new VitrimException(what + ": ONNX Runtime cannot load it (" + e.getMessage() + ")");
