@@ -57,8 +57,8 @@ final class RuntimeBench {
             try {
                 if (cmd.runtimes.contains("onnxruntime")) {
                     // ONNX Runtime's workers spin after each run and would take the cores from vitrim's next
-                    // forward (ViT-S/16 batch 1, 2 threads: vitrim 112 ms/image instead of 64): side by side, they
-                    // sleep between runs; alone, ONNX Runtime keeps its default
+                    // forward (docs/onnx.md): side by side, they sleep between runs; alone, ONNX Runtime keeps its
+                    // default
                     ort = OnnxModel.of(OnnxExport.bytes(vit, r, OnnxExport.Options.defaults()), threads,
                             cmd.model.name() + " exported", !cmd.runtimes.contains("vitrim"));
                 }
