@@ -40,7 +40,9 @@ import picocli.CommandLine.Spec;
                 "", "With --precision, each format listed runs interleaved with fp32 on the same batch (fp32, P1, "
                         + "P2, fp32, …; with --reduce, the same reducer in every format): images/s, the speedup over "
                         + "fp32 and the largest logit difference from fp32 on that batch, after a line per format "
-                        + "saying what runs and why (auto: bf16 where the CPU has AMX or AVX512_BF16, else fp32).",
+                        + "saying what runs and why (auto: bf16 where the CPU has AMX or AVX512_BF16, else fp32). "
+                        + "Where a format runs in bf16, the bf16 matrix-multiply ceiling is measured too, and each "
+                        + "fp32 or bf16 row says its share of its own format's ceiling.",
                 "", "With --profile, one configuration (the model with --reduce, in the one --precision given) is "
                         + "warmed up and run under libtorch's profiler instead: per batch size, the time per image by "
                         + "operator kind (linear layers, attention, layer norm, elementwise, token selection, memory "
@@ -227,8 +229,8 @@ public final class BenchCommand implements Callable<Integer> {
                 .put("threads", ai.djl.pytorch.jni.JniUtils.getNumThreads()).put("cpu", Benchmark.cpu());
         ArrayNode rows = doc.putArray("results");
         if (!json) {
-            out.printf(Locale.ROOT, "%s: %.3f GMACs/image, fp32 matmul ceiling %.1f GFLOP/s, %d threads (%s)%n",
-                    model.name(), macs / 1e9, ceiling, doc.get("threads").asInt(), doc.get("cpu").asText());
+            out.printf(Locale.ROOT, "%s: %.3f GMACs/image, fp32 matmul ceiling %.1f GFLOP/s, %s (%s)%n",
+                    model.name(), macs / 1e9, ceiling, threads(doc.get("threads").asInt()), doc.get("cpu").asText());
             out.printf(Locale.ROOT, "%6s %10s %10s %10s %9s %6s%n", "batch", "images/s", "ms/image", "GFLOP/s",
                     "% ceiling", "runs");
         }
@@ -279,11 +281,18 @@ public final class BenchCommand implements Callable<Integer> {
             VitConfig c = models.get(0).config();
             Macs.Plan plan = Macs.plan(c, r);
             double ceiling = Benchmark.gemmCeilingGflops(models.get(0).manager());
+            // a format's rows are read against the ceiling of the arithmetic they run in: bf16's own where one runs
+            boolean bf16 = choices.stream().anyMatch(ch -> ch.chosen() == Precision.BF16);
+            double bf16Ceiling = bf16 ? Benchmark.gemmCeilingGflops(models.get(0).manager(), DataType.BFLOAT16)
+                    : Double.NaN;
             ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
             ObjectNode doc = om.createObjectNode();
             doc.put("model", model.name()).put("reduce", r.spec()).put("gmacs", plan.gmacs())
                     .put("fp32_gemm_ceiling_gflops", ceiling)
                     .put("threads", ai.djl.pytorch.jni.JniUtils.getNumThreads()).put("cpu", Benchmark.cpu());
+            if (bf16) {
+                doc.put("bf16_gemm_ceiling_gflops", bf16Ceiling);
+            }
             ArrayNode fs = doc.putArray("precisions");
             for (Precision.Choice ch : choices) {
                 fs.addObject().put("requested", ch.requested().label()).put("chosen", ch.chosen().label())
@@ -291,14 +300,15 @@ public final class BenchCommand implements Callable<Integer> {
             }
             ArrayNode rows = doc.putArray("results");
             if (!json) {
-                out.printf(Locale.ROOT, "%s, %s: %.3f GMACs/image%s, fp32 matmul ceiling %.1f GFLOP/s, %d threads (%s)%n",
+                out.printf(Locale.ROOT, "%s, %s: %.3f GMACs/image%s, fp32 matmul ceiling %.1f GFLOP/s%s, %s (%s)%n",
                         model.name(), r.spec(), plan.gmacs(), r.perImageCounts() ? " at most" : "", ceiling,
-                        doc.get("threads").asInt(), doc.get("cpu").asText());
+                        bf16 ? String.format(Locale.ROOT, ", bf16 %.1f GFLOP/s", bf16Ceiling) : "",
+                        threads(doc.get("threads").asInt()), doc.get("cpu").asText());
                 for (Precision.Choice ch : choices) {
                     out.printf(Locale.ROOT, "  %-5s %s%n", ch.requested().label(), ch.reason());
                 }
-                out.printf(Locale.ROOT, "%6s %9s %10s %10s %10s %9s %12s %6s%n", "batch", "precision", "images/s",
-                        "ms/image", "GFLOP/s", "vs fp32", "max|dlogit|", "runs");
+                out.printf(Locale.ROOT, "%6s %9s %10s %10s %10s %9s %9s %12s %6s%n", "batch", "precision", "images/s",
+                        "ms/image", "GFLOP/s", "% ceiling", "vs fp32", "max|dlogit|", "runs");
                 out.flush();
             }
             for (int b : batches) {
@@ -322,17 +332,46 @@ public final class BenchCommand implements Callable<Integer> {
                 for (int k = 0; k < models.size(); k++) {
                     double ips = b / (t[k].medianMs() / 1e3);
                     double gflops = 2.0 * plan.macs() * ips / 1e9;
-                    rows.addObject().put("batch", b).put("precision", choices.get(k).requested().label())
-                            .put("runs_as", choices.get(k).chosen().label()).put("images_per_s", ips)
-                            .put("ms_per_image", t[k].medianMs() / b).put("gflops", gflops)
+                    Precision runsAs = choices.get(k).chosen();
+                    // int8 has no float ceiling to be read against
+                    double of = runsAs == Precision.FP32 ? ceiling : runsAs == Precision.BF16 ? bf16Ceiling
+                            : Double.NaN;
+                    ObjectNode row = rows.addObject().put("batch", b)
+                            .put("precision", choices.get(k).requested().label()).put("runs_as", runsAs.label())
+                            .put("images_per_s", ips).put("ms_per_image", t[k].medianMs() / b).put("gflops", gflops)
                             .put("speedup_vs_fp32", ips / fp32Ips).put("max_abs_logit_diff", diff[k])
                             .put("runs", t[k].runs());
+                    if (!Double.isNaN(of)) {
+                        row.put("fraction_of_ceiling", gflops / of);
+                    }
                     if (!json) {
-                        out.printf(Locale.ROOT, "%6d %9s %10.2f %10.2f %10.1f %8.2fx %12.4g %6d%n", b,
-                                choices.get(k).requested().label(), ips, t[k].medianMs() / b, gflops, ips / fp32Ips,
-                                diff[k], t[k].runs());
+                        out.printf(Locale.ROOT, "%6d %9s %10.2f %10.2f %10.1f %9s %8.2fx %12.4g %6d%n", b,
+                                choices.get(k).requested().label(), ips, t[k].medianMs() / b, gflops,
+                                Double.isNaN(of) ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * gflops / of),
+                                ips / fp32Ips, diff[k], t[k].runs());
                         out.flush();
                     }
+                }
+            }
+            // the ceilings again after the model ran (the first measurement can catch a cold machine): the best
+            // counts, and the rows are read against it
+            double fp32After = Math.max(ceiling, Benchmark.gemmCeilingGflops(models.get(0).manager()));
+            double bf16After = bf16 ? Math.max(bf16Ceiling,
+                    Benchmark.gemmCeilingGflops(models.get(0).manager(), DataType.BFLOAT16)) : Double.NaN;
+            if (fp32After > ceiling || bf16After > bf16Ceiling) {
+                doc.put("fp32_gemm_ceiling_gflops", fp32After);
+                if (bf16) {
+                    doc.put("bf16_gemm_ceiling_gflops", bf16After);
+                }
+                for (com.fasterxml.jackson.databind.JsonNode row : rows) {
+                    if (row.has("fraction_of_ceiling")) {
+                        double of = row.get("runs_as").asText().equals("bf16") ? bf16After : fp32After;
+                        ((ObjectNode) row).put("fraction_of_ceiling", row.get("gflops").asDouble() / of);
+                    }
+                }
+                if (!json) {
+                    out.printf(Locale.ROOT, "(matmul ceilings re-measured after the runs: fp32 %.1f GFLOP/s%s)%n",
+                            fp32After, bf16 ? String.format(Locale.ROOT, ", bf16 %.1f GFLOP/s", bf16After) : "");
                 }
             }
             if (json) {
@@ -343,6 +382,10 @@ public final class BenchCommand implements Callable<Integer> {
                 v.close();
             }
         }
+    }
+
+    static String threads(int n) {
+        return n + (n == 1 ? " thread" : " threads");
     }
 
     private static float[] logits(NDManager m, NDArray x, VisionTransformer vit, TokenReducer r) {

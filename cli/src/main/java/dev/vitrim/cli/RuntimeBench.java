@@ -152,9 +152,9 @@ final class RuntimeBench {
         ArrayNode rows = doc.putArray("results");
         boolean pair = runtimes.size() == 2;
         if (!cmd.json) {
-            out.printf(Locale.ROOT, "%s, %s%s, %d threads (%s); ms/image: median [min, max] of interleaved runs%n",
+            out.printf(Locale.ROOT, "%s, %s%s, %s (%s); ms/image: median [min, max] of interleaved runs%n",
                     name, spec, Double.isNaN(gmacs) ? "" : String.format(Locale.ROOT, " (%.3f GMACs/image)", gmacs),
-                    threads, Benchmark.cpu());
+                    BenchCommand.threads(threads), Benchmark.cpu());
             if (format != null) {
                 out.println("vitrim runs in " + format.reason() + "; ONNX Runtime in fp32");
             }

@@ -111,11 +111,33 @@ class PrecisionCliTest {
         assertThat(rows.get(1).get("max_abs_logit_diff").asDouble()).isGreaterThan(0);
         assertThat(rows.get(2).get("runs_as").asText()).isEqualTo("fp32");
         assertThat(rows.get(2).get("max_abs_logit_diff").asDouble()).as("auto here is fp32 exactly").isZero();
+        // each row against the ceiling of the arithmetic it runs in: fp32's for fp32 rows, none for int8, and no
+        // bf16 ceiling measured where nothing runs bf16
+        double fp32Ceiling = o.get("fp32_gemm_ceiling_gflops").asDouble();
+        assertThat(fp32Ceiling).isPositive();
+        assertThat(o.has("bf16_gemm_ceiling_gflops")).isFalse();
+        for (int k : new int[] {0, 2}) {
+            assertThat(rows.get(k).get("fraction_of_ceiling").asDouble()).isCloseTo(
+                    rows.get(k).get("gflops").asDouble() / fp32Ceiling, org.assertj.core.data.Offset.offset(1e-9));
+        }
+        assertThat(rows.get(1).has("fraction_of_ceiling")).as("int8 has no float ceiling").isFalse();
+
+        CliTest.Run bf16 = run("bench", "--model", CliTest.DEEP.toString(), "--heads", "4", "--batch", "1",
+                "--precision", "bf16", "--warmup", "0", "--runs", "1", "--seconds", "0", "--json");
+        assertThat(bf16.status()).as(bf16.err()).isZero();
+        JsonNode b = new ObjectMapper().readTree(bf16.out());
+        double bf16Ceiling = b.get("bf16_gemm_ceiling_gflops").asDouble();
+        assertThat(bf16Ceiling).isPositive();
+        JsonNode bf16Row = b.get("results").get(1);
+        assertThat(bf16Row.get("runs_as").asText()).isEqualTo("bf16");
+        assertThat(bf16Row.get("fraction_of_ceiling").asDouble()).isCloseTo(
+                bf16Row.get("gflops").asDouble() / bf16Ceiling, org.assertj.core.data.Offset.offset(1e-9));
 
         CliTest.Run text = run("bench", "--model", CliTest.DEEP.toString(), "--heads", "4", "--batch", "1",
                 "--precision", "bf16", "--warmup", "0", "--runs", "1", "--seconds", "0");
         assertThat(text.status()).as(text.err()).isZero();
-        assertThat(text.out()).contains("bf16: as requested").contains("vs fp32").contains("max|dlogit|");
+        assertThat(text.out()).contains("bf16: as requested").contains("vs fp32").contains("max|dlogit|")
+                .contains("% ceiling").containsPattern("fp32 matmul ceiling [0-9.]+ GFLOP/s, bf16 [0-9.]+ GFLOP/s");
     }
 
     @Test

@@ -4,7 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.IValue;
 import dev.vitrim.engine.Torch;
+import dev.vitrim.engine.TorchScript;
 import dev.vitrim.model.VisionTransformer;
 import dev.vitrim.reduce.TokenReducer;
 import java.util.Arrays;
@@ -180,25 +182,56 @@ public final class Benchmark {
      * square products of a few sizes (2·n³ flops each).
      */
     public static double gemmCeilingGflops(NDManager base) {
+        return gemmCeilingGflops(base, DataType.FLOAT32);
+    }
+
+    /**
+     * The matrix-multiply ceiling of {@code type} ({@link DataType#FLOAT32} or {@link DataType#BFLOAT16}: libtorch's
+     * bf16 product, oneDNN's where the CPU has AVX512_BF16 or AMX) through the same engine, in GFLOP/s: the best
+     * median over square products of a few sizes (2·n³ flops each). A size whose product would take over half a
+     * second at the rate just measured is left out: the rate has settled by then, and where bf16 is emulated the
+     * largest product alone would take many seconds.
+     */
+    public static double gemmCeilingGflops(NDManager base, DataType type) {
         double best = 0;
         for (int n : new int[] {512, 1024, 2048}) {
-            best = Math.max(best, gemmGflops(base, n, n, n));
+            if (best > 0 && 2.0 * n * n * (double) n / (best * 1e9) > 0.5) {
+                break;
+            }
+            best = Math.max(best, gemmGflops(base, n, n, n, type));
         }
         return best;
     }
 
     /** GFLOP/s of an [m,k]×[k,n] fp32 product (median of repeated runs). */
     public static double gemmGflops(NDManager base, int m, int k, int n) {
+        return gemmGflops(base, m, k, n, DataType.FLOAT32);
+    }
+
+    /**
+     * GFLOP/s of an [m,k]×[k,n] product in {@code type}, float32 or bfloat16 (median of repeated runs). The product
+     * runs in a TorchScript method on operands converted once: DJL's arrays do not carry bfloat16, and the result
+     * stays inside libtorch.
+     */
+    public static double gemmGflops(NDManager base, int m, int k, int n, DataType type) {
+        if (type != DataType.FLOAT32 && type != DataType.BFLOAT16) {
+            throw new IllegalArgumentException("matrix-multiply ceiling: float32 or bfloat16, not " + type);
+        }
         Torch.inference();
-        try (NDManager mgr = base.newSubManager()) {
-            NDArray a = mgr.randomNormal(0, 1, new Shape(m, k), DataType.FLOAT32);
-            NDArray b = mgr.randomNormal(0, 1, new Shape(k, n), DataType.FLOAT32);
-            Timing t = time(() -> {
-                try (NDManager s = mgr.newSubManager()) {
-                    s.tempAttachAll(a);
-                    a.matMul(b).toType(DataType.FLOAT32, false);
-                }
-            }, 2, 5, 40, 1.0);
+        String cast = type == DataType.BFLOAT16 ? ".to(15)" : "";
+        String source = "class GemmProbe(Module):\n"
+                + "  __parameters__ = []\n"
+                + "  __buffers__ = []\n"
+                + "  training : bool\n"
+                + "  def operand(self: __torch__.GemmProbe, a: Tensor) -> Tensor:\n"
+                + "    return a" + cast + ".contiguous()\n"
+                + "  def mm(self: __torch__.GemmProbe, a: Tensor, b: Tensor) -> int:\n"
+                + "    return torch.mm(a, b).size(0)\n";
+        try (NDManager mgr = base.newSubManager();
+             TorchScript probe = TorchScript.compile(mgr, "GemmProbe", source);
+             IValue a = probe.callValue("operand", mgr.randomNormal(0, 1, new Shape(m, k), DataType.FLOAT32));
+             IValue b = probe.callValue("operand", mgr.randomNormal(0, 1, new Shape(k, n), DataType.FLOAT32))) {
+            Timing t = time(() -> probe.callValue("mm", a, b).close(), 2, 5, 40, 1.0);
             return 2.0 * m * k * (double) n / (t.medianMs() / 1e3) / 1e9;
         }
     }

@@ -1,7 +1,11 @@
 package dev.vitrim.eval;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.vitrim.engine.Torch;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -61,5 +65,18 @@ class BenchmarkTest {
         assertThat(n).isBetween(35, 41);
         assertThat(Benchmark.warmUp(0, sleeping(rounds, 100), rounds::get, 4)).isZero();
         assertThat(rounds.get()).isEqualTo(n);
+    }
+
+    @Test
+    void theMatrixMultiplyProbeTimesFloat32AndBfloat16ProductsAndRefusesOtherTypes() {
+        try (NDManager m = Torch.newManager()) {
+            for (DataType type : new DataType[] {DataType.FLOAT32, DataType.BFLOAT16}) {
+                double gflops = Benchmark.gemmGflops(m, 64, 96, 128, type);
+                // 2·64·96·128 flops per product: a finite, positive rate below anything a CPU core reaches
+                assertThat(gflops).as(type.toString()).isPositive().isFinite().isLessThan(1e5);
+            }
+            assertThatThrownBy(() -> Benchmark.gemmGflops(m, 8, 8, 8, DataType.FLOAT16))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("float32 or bfloat16");
+        }
     }
 }
