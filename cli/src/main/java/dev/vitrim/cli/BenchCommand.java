@@ -384,6 +384,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
+    /** "1 thread" or "N threads". */
     static String threads(int n) {
         return n + (n == 1 ? " thread" : " threads");
     }

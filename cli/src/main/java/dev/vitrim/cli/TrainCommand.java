@@ -249,8 +249,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     /** "1 thread" or "N threads": the intra-op threads training runs on. */
     private static String threads() {
-        int n = ai.djl.pytorch.jni.JniUtils.getNumThreads();
-        return n + (n == 1 ? " thread" : " threads");
+        return BenchCommand.threads(ai.djl.pytorch.jni.JniUtils.getNumThreads());
     }
 
     private boolean given(String option) {
