@@ -370,7 +370,8 @@ public final class BenchCommand implements Callable<Integer> {
                     }
                 }
                 if (!json) {
-                    out.printf(Locale.ROOT, "(matmul ceilings re-measured after the runs: fp32 %.1f GFLOP/s%s)%n",
+                    out.printf(Locale.ROOT, "(matmul ceilings re-measured after the runs: fp32 %.1f GFLOP/s%s; the "
+                            + "rows above are read against the first measurement, --json against these)%n",
                             fp32After, bf16 ? String.format(Locale.ROOT, ", bf16 %.1f GFLOP/s", bf16After) : "");
                 }
             }
