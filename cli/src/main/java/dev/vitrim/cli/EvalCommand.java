@@ -65,7 +65,8 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--against-fp32", description = "With --precision bf16, int8 or auto: also run the model in fp32 "
             + "on the same images and report its top-1 and how many top-1 predictions the format changes "
-            + "(JSON: fp32_top1, top1_changed, top1_changed_images).")
+            + "(JSON: fp32_top1, top1_changed, top1_changed_images; logit_abs_diff_mean, logit_abs_diff_max and "
+            + "fp32_logit_abs_mean: how far the logits moved).")
     boolean againstFp32;
 
     @Option(names = "--task", paramLabel = "TASK", defaultValue = "classify",
@@ -108,21 +109,11 @@ public final class EvalCommand implements Callable<Integer> {
             }
             ImageTransform t = new ImageTransform(vit.config().preprocess(), 0, false);
             Evaluation.Result res = Evaluation.run(vit, images, t, r, batch, null);
-            int changed = -1;
-            double fp32Top1 = Double.NaN;
+            Evaluation.Agreement vs = null;
             if (againstFp32) {
-                int[] got = Evaluation.predictions(vit, images, t, r, batch);
-                int[] ref;
                 try (VisionTransformer fp32 = VisionTransformer.load(modelOptions.model, modelOptions.heads)) {
-                    ref = Evaluation.predictions(fp32, images, t, r, batch);
+                    vs = Evaluation.agreement(vit, fp32, images, t, r, batch);
                 }
-                changed = 0;
-                int right = 0;
-                for (int i = 0; i < ref.length; i++) {
-                    changed += got[i] != ref[i] ? 1 : 0;
-                    right += ref[i] == images.label(i) ? 1 : 0;
-                }
-                fp32Top1 = (double) right / ref.length;
             }
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
@@ -131,9 +122,10 @@ public final class EvalCommand implements Callable<Integer> {
                 o.put("data", data).put("reduce", r.spec()).put("top1", res.top1()).put("top5", res.top5())
                         .put("images", res.images()).put("images_per_s", res.imagesPerS()).put("gmacs", res.gmacs());
                 o.put("precision", vit.precision().chosen().label()).put("precision_reason", vit.precision().reason());
-                if (changed >= 0) {
-                    o.put("fp32_top1", fp32Top1).put("top1_changed", (double) changed / res.images())
-                            .put("top1_changed_images", changed);
+                if (vs != null) {
+                    o.put("fp32_top1", vs.refTop1()).put("top1_changed", (double) vs.changed() / vs.images())
+                            .put("top1_changed_images", vs.changed()).put("logit_abs_diff_mean", vs.meanAbsDiff())
+                            .put("logit_abs_diff_max", vs.maxAbsDiff()).put("fp32_logit_abs_mean", vs.meanAbsRef());
                 }
                 o.set("per_class", om.valueToTree(res.perClass()));
                 o.set("tokens_per_block", om.valueToTree(res.meanTokens()));
@@ -144,10 +136,11 @@ public final class EvalCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "%s on %s (%d images), %s%n", modelOptions.model, data, res.images(), r.spec());
             out.printf(Locale.ROOT, "top-1 %.2f%%  top-5 %.2f%%  %.1f images/s  %.4f GMACs/image%n", 100 * res.top1(),
                     100 * res.top5(), res.imagesPerS(), res.gmacs());
-            if (changed >= 0) {
+            if (vs != null) {
                 out.printf(Locale.ROOT, "%s against fp32: fp32 top-1 %.2f%%; %d of %d top-1 predictions changed "
-                        + "(%.2f%%)%n", vit.precision().chosen().label(), 100 * fp32Top1, changed, res.images(),
-                        100.0 * changed / res.images());
+                        + "(%.2f%%); |logit difference| mean %.3g, largest %.3g (fp32 |logit| mean %.3g)%n",
+                        vit.precision().chosen().label(), 100 * vs.refTop1(), vs.changed(), vs.images(),
+                        100.0 * vs.changed() / vs.images(), vs.meanAbsDiff(), vs.maxAbsDiff(), vs.meanAbsRef());
             }
             StringBuilder pc = new StringBuilder("per class:");
             for (int j = 0; j < res.perClass().length; j++) {

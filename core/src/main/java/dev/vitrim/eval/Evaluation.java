@@ -99,32 +99,66 @@ public final class Evaluation {
     }
 
     /**
-     * The top-1 class of every image of {@code data}, in order (ties: the lower class), e.g. to count the predictions
-     * another precision or reducer changes.
+     * How far a model's outputs are from a reference model's on the same images, e.g. bf16 or int8 against fp32:
+     * {@code changed} top-1 predictions (ties: the lower class), the reference's top-1, and the absolute differences
+     * of the logits (mean and largest over every image and class), with the reference's mean absolute logit for
+     * scale.
      */
-    public static int[] predictions(VisionTransformer vit, LabeledImages data, ImageTransform transform,
-                                    TokenReducer reducer, int batch) {
-        int k = vit.config().numClasses();
+    public record Agreement(int images, int changed, double refTop1, double meanAbsDiff, double maxAbsDiff,
+                            double meanAbsRef) {}
+
+    /**
+     * Runs {@code vit} and {@code ref} batch by batch on the same decoded images with the same reducer and compares
+     * their logits (see {@link Agreement}); the two must have the same number of classes as {@code data}.
+     */
+    public static Agreement agreement(VisionTransformer vit, VisionTransformer ref, LabeledImages data,
+                                      ImageTransform transform, TokenReducer reducer, int batch) {
+        for (VisionTransformer m : List.of(vit, ref)) {
+            if (m.config().numClasses() != data.numClasses()) {
+                throw new VitrimException(data.name() + " has " + data.numClasses() + " classes but the model has "
+                        + m.config().numClasses() + " outputs");
+            }
+        }
+        int k = data.numClasses();
         int s = transform.pre().size();
-        int[] out = new int[data.size()];
-        int done = 0;
+        int changed = 0;
+        int right = 0;
+        double sumDiff = 0;
+        double maxDiff = 0;
+        double sumRef = 0;
         try (BatchLoader loader = new BatchLoader(data, transform, batch, false, 0, 0, 2)) {
             while (loader.hasNext()) {
                 BatchLoader.Batch b = loader.next();
-                FloatTensor logits = vit.forward(new FloatTensor(new long[] {b.size(), 3, s, s}, b.x()), reducer, null);
+                FloatTensor x = new FloatTensor(new long[] {b.size(), 3, s, s}, b.x());
+                float[] got = vit.forward(x, reducer, null).data();
+                float[] want = ref.forward(x, reducer, null).data();
                 for (int i = 0; i < b.size(); i++) {
-                    int best = 0;
-                    for (int j = 1; j < k; j++) {
-                        if (logits.data()[i * k + j] > logits.data()[i * k + best]) {
-                            best = j;
-                        }
+                    int g = argmax(got, i * k, k);
+                    int w = argmax(want, i * k, k);
+                    changed += g != w ? 1 : 0;
+                    right += w == b.y()[i] ? 1 : 0;
+                    for (int j = i * k; j < (i + 1) * k; j++) {
+                        double d = Math.abs((double) got[j] - want[j]);
+                        sumDiff += d;
+                        maxDiff = Math.max(maxDiff, d);
+                        sumRef += Math.abs(want[j]);
                     }
-                    out[done + i] = best;
                 }
-                done += b.size();
             }
         }
-        return out;
+        int n = data.size();
+        return new Agreement(n, changed, (double) right / n, sumDiff / ((double) n * k), maxDiff,
+                sumRef / ((double) n * k));
+    }
+
+    private static int argmax(float[] v, int from, int k) {
+        int best = 0;
+        for (int j = 1; j < k; j++) {
+            if (v[from + j] > v[from + best]) {
+                best = j;
+            }
+        }
+        return best;
     }
 
     /** For reducers that prune after blocks (attn with mass): each block runs on the tokens that entered it. */

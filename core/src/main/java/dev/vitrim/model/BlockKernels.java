@@ -116,19 +116,25 @@ final class BlockKernels implements AutoCloseable {
         if (precision == Precision.FP32) {
             low = null;
         } else if (old == null || old.precision() != precision) {
-            low = new LowPrecisionKernels(config, manager, precision, attnArrays, mlpArrays);
+            low = new LowPrecisionKernels(config, manager, precision, attnArrays, mlpArrays,
+                    LowPrecisionKernels.Bf16Variant.fromProperty());
         }
         if (old != null && old != low) {
             old.close();
         }
         LowPrecisionKernels now = low;
-        return now == null ? (onednn ? "onednn" : "aten") : now.route();
+        if (now == null) {
+            return onednn ? "onednn" : "aten";
+        }
+        // a variant measured on purpose says so wherever the choice is printed
+        return now.route() + (now.variant() == LowPrecisionKernels.Bf16Variant.CHOSEN ? ""
+                : "; bf16 variant " + now.variant().label() + " from -Dvitrim.measure.bf16");
     }
 
-    /** Inference from now on in bf16 with the residual stream rounded too: to measure that choice (tests only). */
-    synchronized void useBf16Stream() {
+    /** Inference from now on in bf16 as {@code variant}: to measure the choices not taken (tests only). */
+    synchronized void useBf16Variant(LowPrecisionKernels.Bf16Variant variant) {
         LowPrecisionKernels old = low;
-        low = new LowPrecisionKernels(config, manager, Precision.BF16, attnArrays, mlpArrays, true);
+        low = new LowPrecisionKernels(config, manager, Precision.BF16, attnArrays, mlpArrays, variant);
         if (old != null) {
             old.close();
         }

@@ -38,6 +38,7 @@ final class LowPrecisionKernels implements AutoCloseable {
     private static final String PACKED = "__torch__.torch.classes.quantized.LinearPackedParamsBase";
 
     private final Precision precision;
+    private final Bf16Variant variant;
     private final String route;
     private final TorchScript script;
     private final IValue[] attnWeights;
@@ -57,19 +58,49 @@ final class LowPrecisionKernels implements AutoCloseable {
      * where this libtorch cannot run the format at all.
      */
     LowPrecisionKernels(VitConfig c, NDManager manager, Precision precision, NDArray[][] attn, NDArray[][] mlp) {
-        this(c, manager, precision, attn, mlp, false);
+        this(c, manager, precision, attn, mlp, Bf16Variant.CHOSEN);
     }
 
     /**
-     * {@code bf16Stream}: the alternative not taken, kept to measure it ({@code PrecisionChoicesTest}): bf16 also
-     * rounds the residual stream (each half adds in bfloat16, LayerNorm reads bfloat16).
+     * Where bf16 stops: {@link Bf16Variant#CHOSEN} is the scheme above; the others are alternatives not taken, kept
+     * to measure them ({@code PrecisionGoldenTest}, or {@code -Dvitrim.measure.bf16=NAME} on any command).
      */
+    enum Bf16Variant {
+        /** LayerNorm, the residual stream and the reducers' scores in float32; the products in bfloat16. */
+        CHOSEN,
+        /** Also the residual stream rounded to bfloat16 (each half adds in bfloat16, LayerNorm reads bfloat16). */
+        ROUNDED_STREAM,
+        /** The fused attention (QK^T, softmax, AV) in float32 on the bfloat16 queries, keys and values. */
+        FLOAT_ATTENTION;
+
+        /** Its name for {@code -Dvitrim.measure.bf16}: {@code chosen}, {@code rounded-stream}, {@code float-attention}. */
+        String label() {
+            return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        }
+
+        /** The variant {@code -Dvitrim.measure.bf16} names ({@code rounded-stream}, {@code float-attention}), else CHOSEN. */
+        static Bf16Variant fromProperty() {
+            String v = System.getProperty("vitrim.measure.bf16");
+            if (v == null || v.isBlank()) {
+                return CHOSEN;
+            }
+            for (Bf16Variant b : values()) {
+                if (b.label().equals(v.trim())) {
+                    return b;
+                }
+            }
+            throw new VitrimException("system property vitrim.measure.bf16=" + v
+                    + " is none of chosen, rounded-stream, float-attention");
+        }
+    }
+
     LowPrecisionKernels(VitConfig c, NDManager manager, Precision precision, NDArray[][] attn, NDArray[][] mlp,
-                        boolean bf16Stream) {
+                        Bf16Variant variant) {
         if (precision != Precision.BF16 && precision != Precision.INT8) {
             throw new IllegalArgumentException("no low-precision kernels for " + precision);
         }
         this.precision = precision;
+        this.variant = precision == Precision.INT8 ? Bf16Variant.CHOSEN : variant;
         noMask = TorchScript.constant(new NDArray[0]);
         noSizes = TorchScript.constant(new double[0]);
         noIndex = TorchScript.constant(new long[0]);
@@ -89,7 +120,7 @@ final class LowPrecisionKernels implements AutoCloseable {
         for (String r : routes) {
             TorchScript s = null;
             try {
-                s = TorchScript.compile(manager, CLASS, source(c, precision, !r.equals("aten"), bf16Stream));
+                s = TorchScript.compile(manager, CLASS, source(c, precision, !r.equals("aten"), variant));
                 prepare(s, c, r, attn, mlp);
                 trial(s, c, manager);
                 compiled = s;
@@ -115,6 +146,11 @@ final class LowPrecisionKernels implements AutoCloseable {
     /** How the products run: "onednn-packed", "onednn" or "aten" (bf16), "fbgemm" (int8). */
     String route() {
         return route;
+    }
+
+    /** Which bf16 scheme these kernels run (int8: {@link Bf16Variant#CHOSEN}). */
+    Bf16Variant variant() {
+        return variant;
     }
 
     Precision precision() {
@@ -213,9 +249,10 @@ final class LowPrecisionKernels implements AutoCloseable {
     }
 
     /** The TorchScript source; {@code onednn}: bf16 products through oneDNN's {@code _linear_pointwise}. */
-    static String source(VitConfig c, Precision p, boolean onednn, boolean bf16Stream) {
+    static String source(VitConfig c, Precision p, boolean onednn, Bf16Variant variant) {
         boolean int8 = p == Precision.INT8;
-        boolean stream = bf16Stream && !int8;
+        boolean stream = variant == Bf16Variant.ROUNDED_STREAM && !int8;
+        boolean floatAttention = variant == Bf16Variant.FLOAT_ATTENTION && !int8;
         String eps = Double.toString(c.eps());
         String d = Integer.toString(c.width());
         String dims = "[b, n, 3, " + c.heads() + ", " + c.headDim() + "]";
@@ -301,7 +338,12 @@ final class LowPrecisionKernels implements AutoCloseable {
         s.append("    abias: Optional[Tensor] = None\n");
         s.append("    if bias is not None:\n");
         s.append("      abias = bias").append(toLow).append("\n");
-        s.append("    o = torch.scaled_dot_product_attention(q, k, v, abias, 0.0, False, scale=1.0)\n");
+        if (floatAttention) {
+            s.append("    o = torch.scaled_dot_product_attention(q.to(6), k.to(6), v.to(6), bias, 0.0, False, ")
+                    .append("scale=1.0).to(15)\n");
+        } else {
+            s.append("    o = torch.scaled_dot_product_attention(q, k, v, abias, 0.0, False, scale=1.0)\n");
+        }
         s.append("    a = self.lin(o.transpose(1, 2).reshape([b, n, ").append(d).append("]), ").append(projLin)
                 .append(", \"none\")").append(stream ? "" : toF32).append("\n");
         if (c.layerScale()) {

@@ -160,10 +160,10 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
                 : c;
     }
 
-    /** bf16 with the residual stream rounded to bfloat16 too: the alternative measured in the tests, not offered. */
-    void useBf16StreamForMeasurement() {
-        kernels.useBf16Stream();
-        precision = new Precision.Choice(Precision.BF16, Precision.BF16, "bf16 with a bfloat16 residual stream");
+    /** bf16 as one of the alternatives measured in the tests, not offered ({@code LowPrecisionKernels.Bf16Variant}). */
+    void useBf16VariantForMeasurement(LowPrecisionKernels.Bf16Variant variant) {
+        kernels.useBf16Variant(variant);
+        precision = new Precision.Choice(Precision.BF16, Precision.BF16, "bf16 variant " + variant);
     }
 
     /** The arithmetic format inference runs in, and why ({@link #usePrecision}); fp32 unless set. */

@@ -54,4 +54,53 @@ class EvaluationTest {
             }
         }
     }
+
+    @Test
+    void agreementCountsChangedPredictionsAndLogitDifferencesAsOneImageAtATimeWould() {
+        VitConfig c = EvalTestSupport.small();
+        LabeledImages data = EvalTestSupport.digits(23);
+        ImageTransform t = new ImageTransform(c.preprocess(), 0, false);
+        try (VisionTransformer a = VisionTransformer.random(c, 5); VisionTransformer b = VisionTransformer.random(c, 5)) {
+            TokenReducer none = Reducers.parse("none", c);
+            Evaluation.Agreement same = Evaluation.agreement(a, b, data, t, none, 7);
+            assertThat(same.changed()).isZero();
+            assertThat(same.maxAbsDiff()).isZero();
+            // a different model: plain loops over single images give the reference
+            for (int blk = 0; blk < c.depth(); blk++) {
+                b.parameters().get("blocks." + blk + ".mlp.fc2.weight").muli(3f);
+            }
+            b.parameters().get("head.bias").addi(0.05f);
+            Evaluation.Agreement got = Evaluation.agreement(a, b, data, t, none, 7);
+            int k = c.numClasses();
+            int changed = 0;
+            int right = 0;
+            double sum = 0;
+            double max = 0;
+            double ref = 0;
+            for (int i = 0; i < data.size(); i++) {
+                float[] x = new float[3 * 28 * 28];
+                t.apply(data, i, x, 0, null);
+                float[] la = a.forward(new FloatTensor(new long[] {1, 3, 28, 28}, x), none, null).data();
+                float[] lb = b.forward(new FloatTensor(new long[] {1, 3, 28, 28}, x), none, null).data();
+                int ia = 0;
+                int ib = 0;
+                for (int j = 0; j < k; j++) {
+                    ia = la[j] > la[ia] ? j : ia;
+                    ib = lb[j] > lb[ib] ? j : ib;
+                    sum += Math.abs(la[j] - lb[j]);
+                    max = Math.max(max, Math.abs(la[j] - lb[j]));
+                    ref += Math.abs(lb[j]);
+                }
+                changed += ia != ib ? 1 : 0;
+                right += ib == data.label(i) ? 1 : 0;
+            }
+            assertThat(changed).as("the perturbation changes some predictions").isPositive();
+            assertThat(got.images()).isEqualTo(23);
+            assertThat(got.changed()).isEqualTo(changed);
+            assertThat(got.refTop1()).isCloseTo(right / 23.0, within(1e-12));
+            assertThat(got.meanAbsDiff()).isCloseTo(sum / (23.0 * k), within(1e-5));
+            assertThat(got.maxAbsDiff()).isCloseTo(max, within(1e-5));
+            assertThat(got.meanAbsRef()).isCloseTo(ref / (23.0 * k), within(1e-5));
+        }
+    }
 }
