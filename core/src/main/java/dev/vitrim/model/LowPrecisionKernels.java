@@ -53,15 +53,6 @@ final class LowPrecisionKernels implements AutoCloseable {
     private final IValue no;
 
     /**
-     * Builds the kernels for {@code precision} ({@link Precision#BF16} or {@link Precision#INT8}) from the fp32
-     * per-block weight lists of {@link BlockKernels#weightLists}. Throws a {@link VitrimException} naming the cause
-     * where this libtorch cannot run the format at all.
-     */
-    LowPrecisionKernels(VitConfig c, NDManager manager, Precision precision, NDArray[][] attn, NDArray[][] mlp) {
-        this(c, manager, precision, attn, mlp, Bf16Variant.CHOSEN);
-    }
-
-    /**
      * Where bf16 stops: {@link Bf16Variant#CHOSEN} is the scheme above; the others are alternatives not taken, kept
      * to measure them ({@code PrecisionGoldenTest}, or {@code -Dvitrim.measure.bf16=NAME} on any command).
      */
@@ -94,6 +85,11 @@ final class LowPrecisionKernels implements AutoCloseable {
         }
     }
 
+    /**
+     * Builds the kernels for {@code precision} ({@link Precision#BF16} or {@link Precision#INT8}) from the fp32
+     * per-block weight lists of {@link BlockKernels#weightLists}. Throws a {@link VitrimException} naming the cause
+     * where this libtorch cannot run the format at all. {@code variant}: where bf16 stops (int8 ignores it).
+     */
     LowPrecisionKernels(VitConfig c, NDManager manager, Precision precision, NDArray[][] attn, NDArray[][] mlp,
                         Bf16Variant variant) {
         if (precision != Precision.BF16 && precision != Precision.INT8) {
