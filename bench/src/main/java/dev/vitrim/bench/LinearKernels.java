@@ -24,7 +24,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * The four float32 matrix products of one ViT block (qkv, proj, fc1, fc2; {@code width} wide, MLP 4× as wide) on
  * {@code rows} rows (197: one image; 1576: eight), through each kernel libtorch offers on the CPU: oneDNN's
  * {@code mkldnn::_linear_pointwise} on plain weights (what vitrim's inference runs), the same on weights reordered
- * once into oneDNN's blocked layout for this row count ({@code mkldnn::_reorder_linear_weight}), MKL's packed GEMM
+ * once into oneDNN's blocked layout for this row count or {@code hint} ({@code mkldnn::_reorder_linear_weight}), MKL's packed GEMM
  * ({@code mkl::_mkl_linear}, weights packed once for this row count) and ATen's {@code torch.linear}. The block's
  * {@code 2·rows·12·width²} FLOPs over the time give each kernel's rate, to set against the machine's matmul ceiling
  * ({@code vitrim bench} prints it). Run one thread, e.g. {@code scripts/jmh LinearKernels -p threads=1}.
@@ -41,6 +41,13 @@ public class LinearKernels {
 
     @Param({"768"})
     int width;
+
+    /**
+     * The row count the blocked weights are laid out for ({@code mkldnn::_reorder_linear_weight}'s hint); 0: {@code rows}.
+     * A reduced model runs blocks of fewer rows on weights reordered once, for one count.
+     */
+    @Param({"0"})
+    int hint;
 
     /** PyTorch's intra-op threads; 0: its default (one per core). */
     @Param({"0"})
@@ -101,7 +108,7 @@ public class LinearKernels {
             weights[i] = manager.randomNormal(new Shape(shapes[i])).mul(0.02f);
             biases[i] = manager.randomNormal(new Shape(shapes[i][0])).mul(0.02f);
             packed[i] = script.call("pack", manager, weights[i], (long) rows)[0];
-            blocked[i] = script.call("reorder", manager, weights[i], (long) rows)[0];
+            blocked[i] = script.call("reorder", manager, weights[i], (long) (hint > 0 ? hint : rows))[0];
         }
         // the three kernels must compute the same block before their times mean anything
         NDArray dnn = script.call("onednn", manager, x, weights, biases)[0];

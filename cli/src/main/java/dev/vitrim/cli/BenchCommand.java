@@ -272,7 +272,7 @@ public final class BenchCommand implements Callable<Integer> {
         List<Precision.Choice> choices = new java.util.ArrayList<>();
         try {
             models.add(model.load());
-            choices.add(models.get(0).precision());
+            choices.add(models.get(0).usePrecision(Precision.FP32)); // names how fp32's products run
             for (Precision f : formats) {
                 VisionTransformer v = model.load();
                 models.add(v);

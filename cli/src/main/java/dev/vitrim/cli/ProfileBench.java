@@ -55,7 +55,7 @@ final class ProfileBench {
         Torch.engine(cmd.common.threads);
         PrintWriter out = cmd.spec.commandLine().getOut();
         try (VisionTransformer vit = cmd.model.load()) {
-            Precision.Choice format = formats.isEmpty() ? vit.precision() : vit.usePrecision(formats.get(0));
+            Precision.Choice format = vit.usePrecision(formats.isEmpty() ? Precision.FP32 : formats.get(0));
             TokenReducer r = cmd.reduce.reducer(vit);
             ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
             ObjectNode doc = om.createObjectNode();

@@ -62,7 +62,7 @@ final class RuntimeBench {
                     ort = OnnxModel.of(OnnxExport.bytes(vit, r, OnnxExport.Options.defaults()), threads,
                             cmd.model.name() + " exported", !cmd.runtimes.contains("vitrim"));
                 }
-                Precision.Choice format = vitrimFormat == Precision.FP32 ? null : vit.usePrecision(vitrimFormat);
+                Precision.Choice format = vit.usePrecision(vitrimFormat);
                 OnnxModel onnx = ort;
                 int px = vit.config().imageSize();
                 report(out, cmd.model.name(), r.spec(), Macs.plan(vit.config(), r).gmacs(), threads, cmd.runtimes,
@@ -139,8 +139,7 @@ final class RuntimeBench {
         ObjectNode doc = om.createObjectNode();
         doc.put("model", name).put("reduce", spec).put("threads", threads).put("cpu", Benchmark.cpu());
         if (runtimes.contains("vitrim")) {
-            doc.put("vitrim_precision", format == null ? "fp32" : format.chosen().label())
-                    .put("vitrim_precision_reason", format == null ? "fp32: as requested" : format.reason());
+            doc.put("vitrim_precision", format.chosen().label()).put("vitrim_precision_reason", format.reason());
         }
         if (!Double.isNaN(gmacs)) {
             doc.put("gmacs", gmacs);
@@ -155,7 +154,7 @@ final class RuntimeBench {
             out.printf(Locale.ROOT, "%s, %s%s, %s (%s); ms/image: median [min, max] of interleaved runs%n",
                     name, spec, Double.isNaN(gmacs) ? "" : String.format(Locale.ROOT, " (%.3f GMACs/image)", gmacs),
                     BenchCommand.threads(threads), Benchmark.cpu());
-            if (format != null) {
+            if (format.requested() != Precision.FP32) {
                 out.println("vitrim runs in " + format.reason() + "; ONNX Runtime in fp32");
             }
             if (sideBySide) {

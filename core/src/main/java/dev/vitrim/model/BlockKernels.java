@@ -52,6 +52,35 @@ final class BlockKernels implements AutoCloseable {
 
     private final boolean onednn;
 
+    /**
+     * fp32 inference's linear weights, reordered once into oneDNN's blocked layout ({@code mkldnn::_reorder_linear_weight}),
+     * per block: the same lists as {@link #attnWeights} and {@link #mlpWeights} with the four weight matrices
+     * replaced, or null while not built. oneDNN runs products of a few dozen to a few hundred rows faster on them than
+     * on plain weights (a ViT-S block of 60 rows 25% faster, of one image's 197 rows 8-15%; level or faster at 1576;
+     * docs/findings/batch-one.md), which is what reduced blocks and batch 1 are. They are copies: built on the first
+     * inference call, given up as soon as a call runs in grad mode (training changes the weights in place) until
+     * {@link #refresh}, and never built with {@code -Dvitrim.measure.fp32=plain}.
+     */
+    private volatile IValue[] attnBlocked;
+    private volatile IValue[] mlpBlocked;
+    /** Whether the blocked copies may be used: false after a grad-mode call, a failed reorder or when switched off. */
+    private volatile boolean blockedAllowed;
+    private volatile boolean blockedFailed;
+    /** {@code -Dvitrim.measure.fp32} when these kernels were made: blocked weights (true) or plain ones. */
+    private final boolean blockedWanted;
+
+    /** {@code -Dvitrim.measure.fp32}: {@code blocked} (default: oneDNN's blocked weights) or {@code plain}. */
+    static boolean blockedFp32FromProperty() {
+        String v = System.getProperty("vitrim.measure.fp32");
+        if (v == null || v.isBlank() || v.trim().equals("blocked")) {
+            return true;
+        }
+        if (v.trim().equals("plain")) {
+            return false;
+        }
+        throw new dev.vitrim.VitrimException("system property vitrim.measure.fp32=" + v + " is neither blocked nor plain");
+    }
+
     BlockKernels(VitConfig c, ai.djl.ndarray.NDManager manager, Map<String, NDArray> params) {
         this(c, manager, params, ONEDNN_DEFAULT);
     }
@@ -104,6 +133,92 @@ final class BlockKernels implements AutoCloseable {
         zero = TorchScript.constant(0);
         yes = TorchScript.constant(true);
         no = TorchScript.constant(false);
+        blockedWanted = blockedFp32FromProperty();
+        blockedAllowed = this.onednn && blockedWanted;
+    }
+
+    /**
+     * The blocked fp32 weights for block {@code i}'s attention ({@code attention} true) or MLP, built now if they
+     * are not yet, or null where inference runs on the plain weights.
+     */
+    private IValue blocked(int i, boolean attention) {
+        if (!blockedAllowed) {
+            return null;
+        }
+        IValue[] a = attention ? attnBlocked : mlpBlocked;
+        if (a == null) {
+            buildBlocked();
+            a = attention ? attnBlocked : mlpBlocked;
+            if (a == null) {
+                return null;
+            }
+        }
+        return a[i];
+    }
+
+    private synchronized void buildBlocked() {
+        if (!blockedAllowed || attnBlocked != null) {
+            return;
+        }
+        long[] attnLinear = config.qkvBias() ? new long[] {2, 4} : new long[] {2, 3};
+        long[] mlpLinear = {2, 4};
+        long rows = 8L * config.tokens(); // the layout barely depends on the hint (docs/findings/batch-one.md)
+        IValue[] a = new IValue[config.depth()];
+        IValue[] m = new IValue[config.depth()];
+        try {
+            for (int i = 0; i < config.depth(); i++) {
+                a[i] = script.callValue("reorder", attnArrays[i], attnLinear, rows);
+                m[i] = script.callValue("reorder", mlpArrays[i], mlpLinear, rows);
+            }
+        } catch (dev.vitrim.VitrimException e) {
+            closeAll(a);
+            closeAll(m);
+            blockedFailed = true; // this libtorch cannot reorder: plain weights from now on
+            blockedAllowed = false;
+            return;
+        }
+        mlpBlocked = m;
+        attnBlocked = a;
+    }
+
+    /** Gives the blocked copies up (the next inference call builds them again where allowed). */
+    private synchronized void releaseBlocked() {
+        IValue[] a = attnBlocked;
+        IValue[] m = mlpBlocked;
+        attnBlocked = null;
+        mlpBlocked = null;
+        closeAll(a);
+        closeAll(m);
+    }
+
+    private static void closeAll(IValue[] values) {
+        if (values == null) {
+            return;
+        }
+        for (IValue v : values) {
+            if (v != null) {
+                v.close();
+            }
+        }
+    }
+
+    /** A grad-mode call: the weights are about to change in place, so inference leaves the copies until refresh. */
+    private void training() {
+        blockedAllowed = false;
+    }
+
+    /**
+     * Rebuilds what inference derived from the weights (the blocked fp32 copies, the bf16 or int8 kernels) from the
+     * weights as they are now: call after changing them in place.
+     */
+    synchronized void refresh() {
+        releaseBlocked();
+        blockedAllowed = onednn && !blockedFailed && blockedWanted;
+        LowPrecisionKernels l = low;
+        if (l != null) {
+            low = new LowPrecisionKernels(config, manager, l.precision(), attnArrays, mlpArrays, l.variant());
+            l.close();
+        }
     }
 
     /**
@@ -115,7 +230,17 @@ final class BlockKernels implements AutoCloseable {
         LowPrecisionKernels old = low;
         if (precision == Precision.FP32) {
             low = null;
-        } else if (old == null || old.precision() != precision) {
+            if (old != null) {
+                old.close();
+            }
+            releaseBlocked(); // from the weights as they are now
+            blockedAllowed = onednn && !blockedFailed && blockedWanted;
+            buildBlocked(); // now, so that the route named is the one that runs
+            return fp32Route() + (onednn && !blockedWanted ? "; plain weights from -Dvitrim.measure.fp32"
+                    : "");
+        }
+        releaseBlocked(); // the other formats have their own copies
+        if (old == null || old.precision() != precision) {
             low = new LowPrecisionKernels(config, manager, precision, attnArrays, mlpArrays,
                     LowPrecisionKernels.Bf16Variant.fromProperty());
         }
@@ -123,9 +248,6 @@ final class BlockKernels implements AutoCloseable {
             old.close();
         }
         LowPrecisionKernels now = low;
-        if (now == null) {
-            return onednn ? "onednn" : "aten";
-        }
         // a variant measured on purpose says so wherever the choice is printed
         return now.route() + (now.variant() == LowPrecisionKernels.Bf16Variant.CHOSEN ? ""
                 : "; bf16 variant " + now.variant().label() + " from -Dvitrim.measure.bf16");
@@ -133,11 +255,17 @@ final class BlockKernels implements AutoCloseable {
 
     /** Inference from now on in bf16 as {@code variant}: to measure the choices not taken (tests only). */
     synchronized void useBf16Variant(LowPrecisionKernels.Bf16Variant variant) {
+        releaseBlocked();
         LowPrecisionKernels old = low;
         low = new LowPrecisionKernels(config, manager, Precision.BF16, attnArrays, mlpArrays, variant);
         if (old != null) {
             old.close();
         }
+    }
+
+    /** How fp32 inference runs its products: "onednn-packed" (blocked weights), "onednn" (plain) or "aten". */
+    String fp32Route() {
+        return !onednn ? "aten" : blockedAllowed ? "onednn-packed" : "onednn";
     }
 
     /** The low-precision kernels that run inference now, or null (float32). */
@@ -207,6 +335,18 @@ final class BlockKernels implements AutoCloseable {
         s.append("    if act == \"gelu\":\n");
         s.append("      y = torch.gelu(y)\n");
         s.append("    return y\n");
+        if (onednn) {
+            // the list with the weight matrices at the given indices reordered into oneDNN's blocked layout
+            s.append("  def reorder(self: __torch__.").append(CLASS)
+                    .append(", w: List[Tensor], weights: List[int], rows: int) -> List[Tensor]:\n");
+            s.append("    out = annotate(List[Tensor], [])\n");
+            s.append("    for i in range(len(w)):\n");
+            s.append("      t = w[i]\n");
+            s.append("      if i in weights:\n");
+            s.append("        t = ops.mkldnn._reorder_linear_weight(t.contiguous(), rows)\n");
+            s.append("      out.append(t)\n");
+            s.append("    return out\n");
+        }
         s.append("  def attention(self: __torch__.").append(CLASS).append(", x: Tensor, w: List[Tensor],\n");
         s.append("      mask: List[Tensor], log_size: List[float], want_cls: bool, want_keys: bool, want_sim: bool,\n");
         s.append("      in_place: bool) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor], Optional[Tensor]]:\n");
@@ -288,7 +428,14 @@ final class BlockKernels implements AutoCloseable {
         if (l != null && !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
             return l.attention(i, x, mask, logSizes, wantCls, wantKeys, wantSimilarity, inPlace, view);
         }
-        NDArray[] r = scriptNow().call("attention", x.getManager(), x, attnWeights[i],
+        IValue weights = attnWeights[i];
+        if (ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            training();
+        } else {
+            IValue b = blocked(i, true);
+            weights = b != null ? b : weights;
+        }
+        NDArray[] r = scriptNow().call("attention", x.getManager(), x, weights,
                 mask == null ? noMask : new NDArray[] {mask}, logSizes == null ? noSizes : logSizes, flag(wantCls),
                 flag(wantKeys), flag(wantSimilarity), flag(inPlace));
         view[0] = r[1];
@@ -306,11 +453,18 @@ final class BlockKernels implements AutoCloseable {
         if (l != null && !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
             return l.mlp(i, x, inPlace, merge);
         }
+        IValue weights = mlpWeights[i];
+        if (ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            training();
+        } else {
+            IValue b = blocked(i, false);
+            weights = b != null ? b : weights;
+        }
         if (merge == null) {
-            return scriptNow().call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), noIndex, noSizes, zero,
+            return scriptNow().call("mlp", x.getManager(), x, weights, flag(inPlace), noIndex, noSizes, zero,
                     zero)[0];
         }
-        return scriptNow().call("mlp", x.getManager(), x, mlpWeights[i], flag(inPlace), merge.index, merge.weight,
+        return scriptNow().call("mlp", x.getManager(), x, weights, flag(inPlace), merge.index, merge.weight,
                 merge.out, merge.r)[0];
     }
 
@@ -321,6 +475,8 @@ final class BlockKernels implements AutoCloseable {
     @Override
     public void close() {
         useTrainingBf16(false);
+        blockedAllowed = false;
+        releaseBlocked();
         if (low != null) {
             low.close();
             low = null;

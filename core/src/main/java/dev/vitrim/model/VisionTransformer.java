@@ -135,8 +135,7 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
     public Precision.Choice usePrecision(Precision requested) {
         Precision.Choice c = requested.resolve();
         String route = kernels.usePrecision(c.chosen());
-        precision = c.chosen() == Precision.FP32 ? c
-                : new Precision.Choice(requested, c.chosen(), c.reason() + " (linear layers: " + route + ")");
+        precision = new Precision.Choice(requested, c.chosen(), c.reason() + " (linear layers: " + route + ")");
         return precision;
     }
 
@@ -173,7 +172,8 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
 
     /**
      * Recomputes what the inference path derives from the weights once (prefix tokens plus their position
-     * embedding, resampled position embeddings). Call after changing parameters in place, as training does.
+     * embedding, resampled position embeddings, the blocks' linear weights in oneDNN's blocked layout or in the
+     * inference precision). Call after changing parameters in place, as training does.
      */
     public synchronized void refreshCaches() {
         NDArray pos = params.get("pos_embed");
@@ -189,10 +189,7 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
         posPatches = pos.get(new NDIndex(":, {}:, :", pre)).toFloatArray();
         long native_ = gridKey(cfg.gridH(), cfg.gridW());
         posEmbedByGrid.keySet().removeIf(k -> k != native_); // the native grid is a view of pos_embed itself
-        if (precision.chosen() != Precision.FP32) {
-            kernels.usePrecision(Precision.FP32);
-            kernels.usePrecision(precision.chosen()); // the low-precision copies from the new weights
-        }
+        kernels.refresh(); // the blocked fp32 or the low-precision copies from the new weights
     }
 
     /** Loads a checkpoint file or folder; {@code heads} &gt; 0 overrides the head count. */
@@ -407,7 +404,9 @@ public final class VisionTransformer implements ModelView, AutoCloseable {
 
     /**
      * Parameters by timm name. Note that the query rows of each {@code attn.qkv} are stored pre-multiplied
-     * by the attention scale; {@link #exportTensors()} undoes this.
+     * by the attention scale; {@link #exportTensors()} undoes this. Inference reads copies of some of them (the
+     * blocks' linear weights in oneDNN's blocked layout, or in bf16 or int8): after changing them in place outside
+     * training, call {@link #refreshCaches()}.
      */
     public Map<String, NDArray> parameters() {
         return params;

@@ -70,6 +70,7 @@ class EvaluationTest {
                 b.parameters().get("blocks." + blk + ".mlp.fc2.weight").muli(3f);
             }
             b.parameters().get("head.bias").addi(0.05f);
+            b.refreshCaches(); // weights changed in place: inference's copies of them follow
             Evaluation.Agreement got = Evaluation.agreement(a, b, data, t, none, 7);
             int k = c.numClasses();
             int changed = 0;

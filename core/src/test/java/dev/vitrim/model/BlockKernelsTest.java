@@ -1,6 +1,7 @@
 package dev.vitrim.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -280,5 +281,85 @@ class BlockKernelsTest {
             vit.useEagerBlocks(false);
         }
         return out;
+    }
+
+    /** fp32 inference on oneDNN's blocked weights against plain weights, block by block, on whole and reduced rows. */
+    @Test
+    void blockedFp32WeightsGiveThePlainWeightsOutputs() {
+        String before = System.getProperty("vitrim.measure.fp32");
+        try {
+            for (VitConfig c : variants()) {
+                try (VisionTransformer vit = peaky(c, 11); NDManager m = vit.manager().newSubManager()) {
+                    System.setProperty("vitrim.measure.fp32", "plain");
+                    try (BlockKernels plain = new BlockKernels(c, m, vit.parameters(), true)) {
+                        System.setProperty("vitrim.measure.fp32", "blocked");
+                        try (BlockKernels blocked = new BlockKernels(c, m, vit.parameters(), true)) {
+                            org.junit.jupiter.api.Assumptions.assumeTrue(blocked.onednn(), "no oneDNN");
+                            assertThat(plain.usePrecision(dev.vitrim.engine.Precision.FP32)).startsWith("onednn")
+                                    .doesNotContain("packed");
+                            assertThat(blocked.usePrecision(dev.vitrim.engine.Precision.FP32))
+                                    .isEqualTo("onednn-packed");
+                            Torch.inference();
+                            // one image's rows, two images', and a pruned block's handful of rows
+                            for (long[] shape : new long[][] {{1, c.tokens()}, {2, c.tokens()}, {3, 5}}) {
+                                NDArray x = m.randomNormal(new Shape(shape[0], shape[1], c.width()));
+                                for (int block = 0; block < c.depth(); block++) {
+                                    x = compareBlock(c, blocked, plain, block, x);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            System.setProperty("vitrim.measure.fp32", "tiled");
+            assertThatThrownBy(BlockKernels::blockedFp32FromProperty)
+                    .isInstanceOf(dev.vitrim.VitrimException.class).hasMessageContaining("vitrim.measure.fp32=tiled");
+        } finally {
+            if (before == null) {
+                System.clearProperty("vitrim.measure.fp32");
+            } else {
+                System.setProperty("vitrim.measure.fp32", before);
+            }
+        }
+    }
+
+    /**
+     * The blocked weights are copies: after a training step changes the weights in place, inference must answer with
+     * the new weights (plain ones until the model is refreshed, new blocked copies after).
+     */
+    @Test
+    void inferenceSeesWeightsChangedByTraining() {
+        VitConfig c = arch(true, true, false, false);
+        try (VisionTransformer vit = peaky(c, 4); NDManager m = vit.manager().newSubManager()) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(vit.usePrecision(dev.vitrim.engine.Precision.FP32).reason()
+                    .contains("onednn-packed"), "no oneDNN blocked weights in this libtorch");
+            NDArray x = images(m, 2, 3);
+            Torch.inference();
+            float[] first = vit.forward(x).toFloatArray();
+            for (NDArray p : vit.parameters().values()) {
+                p.setRequiresGradient(true);
+            }
+            try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+                gc.backward(vit.forward(x).sum());
+            } finally {
+                Torch.grad(false);
+            }
+            for (Map.Entry<String, NDArray> e : vit.parameters().entrySet()) {
+                if (e.getKey().endsWith("mlp.fc1.weight") || e.getKey().endsWith("attn.proj.weight")) {
+                    e.getValue().subi(e.getValue().getGradient().mul(50f)); // a large step, in place
+                }
+            }
+            Torch.inference();
+            float[] afterStep = vit.forward(x).toFloatArray();
+            vit.useEagerBlocks(true);
+            float[] eager = vit.forward(x).toFloatArray();
+            vit.useEagerBlocks(false);
+            assertThat(maxAbsDiff(first, eager)).as("the step changed the logits").isGreaterThan(1e-3);
+            assertThat(maxAbsDiff(afterStep, eager)).as("inference after the step").isLessThan(2e-5);
+            vit.refreshCaches();
+            float[] refreshed = vit.forward(x).toFloatArray();
+            assertThat(maxAbsDiff(refreshed, eager)).as("inference after refreshCaches").isLessThan(2e-5);
+            assertThat(vit.usePrecision(dev.vitrim.engine.Precision.FP32).reason()).contains("onednn-packed");
+        }
     }
 }
