@@ -202,6 +202,12 @@ final class BlockKernels implements AutoCloseable {
         }
     }
 
+    /** Drops the blocked copies and allows them again (built on the next inference call) where they can be made. */
+    private synchronized void resetBlocked() {
+        releaseBlocked();
+        blockedAllowed = onednn && !blockedFailed && blockedWanted;
+    }
+
     /** A grad-mode call: the weights are about to change in place, so inference leaves the copies until refresh. */
     private void training() {
         blockedAllowed = false;
@@ -212,8 +218,7 @@ final class BlockKernels implements AutoCloseable {
      * weights as they are now: call after changing them in place.
      */
     synchronized void refresh() {
-        releaseBlocked();
-        blockedAllowed = onednn && !blockedFailed && blockedWanted;
+        resetBlocked();
         LowPrecisionKernels l = low;
         if (l != null) {
             low = new LowPrecisionKernels(config, manager, l.precision(), attnArrays, mlpArrays, l.variant());
@@ -233,8 +238,7 @@ final class BlockKernels implements AutoCloseable {
             if (old != null) {
                 old.close();
             }
-            releaseBlocked(); // from the weights as they are now
-            blockedAllowed = onednn && !blockedFailed && blockedWanted;
+            resetBlocked(); // from the weights as they are now
             buildBlocked(); // now, so that the route named is the one that runs
             return fp32Route() + (onednn && !blockedWanted ? "; plain weights from -Dvitrim.measure.fp32"
                     : "");
