@@ -208,6 +208,19 @@ final class BlockKernels implements AutoCloseable {
         blockedAllowed = onednn && !blockedFailed && blockedWanted;
     }
 
+    /**
+     * The fp32 weight list a call of block {@code i}'s attention ({@code attention} true) or MLP reads: in grad mode
+     * the parameters themselves (and the blocked copies are given up), at inference the blocked copies where allowed.
+     */
+    private IValue weights(int i, boolean attention) {
+        if (ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            training();
+            return attention ? attnWeights[i] : mlpWeights[i];
+        }
+        IValue b = blocked(i, attention);
+        return b != null ? b : attention ? attnWeights[i] : mlpWeights[i];
+    }
+
     /** A grad-mode call: the weights are about to change in place, so inference leaves the copies until refresh. */
     private void training() {
         blockedAllowed = false;
@@ -432,13 +445,7 @@ final class BlockKernels implements AutoCloseable {
         if (l != null && !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
             return l.attention(i, x, mask, logSizes, wantCls, wantKeys, wantSimilarity, inPlace, view);
         }
-        IValue weights = attnWeights[i];
-        if (ai.djl.pytorch.jni.JniUtils.isGradMode()) {
-            training();
-        } else {
-            IValue b = blocked(i, true);
-            weights = b != null ? b : weights;
-        }
+        IValue weights = weights(i, true);
         NDArray[] r = scriptNow().call("attention", x.getManager(), x, weights,
                 mask == null ? noMask : new NDArray[] {mask}, logSizes == null ? noSizes : logSizes, flag(wantCls),
                 flag(wantKeys), flag(wantSimilarity), flag(inPlace));
@@ -457,13 +464,7 @@ final class BlockKernels implements AutoCloseable {
         if (l != null && !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
             return l.mlp(i, x, inPlace, merge);
         }
-        IValue weights = mlpWeights[i];
-        if (ai.djl.pytorch.jni.JniUtils.isGradMode()) {
-            training();
-        } else {
-            IValue b = blocked(i, false);
-            weights = b != null ? b : weights;
-        }
+        IValue weights = weights(i, false);
         if (merge == null) {
             return scriptNow().call("mlp", x.getManager(), x, weights, flag(inPlace), noIndex, noSizes, zero,
                     zero)[0];
