@@ -46,6 +46,10 @@ public class ReducerKernels {
     @Param({"197"})
     int tokens;
 
+    /** PyTorch's intra-op threads; 0: its default (one per core). */
+    @Param({"0"})
+    int threads;
+
     VisionTransformer vit;
     NDManager base;
     NDArray x;
@@ -61,7 +65,7 @@ public class ReducerKernels {
     @Setup(Level.Trial)
     public void setUp() {
         Torch.useApplicationDefaults();
-        Torch.engine(0);
+        Torch.engine(threads);
         Torch.inference();
         vit = VisionTransformer.random(Presets.get("vit_small_patch16_224"), 0);
         base = vit.manager().newSubManager();
