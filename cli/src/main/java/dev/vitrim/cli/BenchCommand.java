@@ -47,14 +47,19 @@ import picocli.CommandLine.Spec;
                         + "warmed up and run under libtorch's profiler instead: per batch size, the time per image by "
                         + "operator kind (linear layers, attention, layer norm, elementwise, token selection, memory "
                         + "and layout, TorchScript scopes), the time outside libtorch's operators (Java, JNI), and "
-                        + "the operators that took longest.",
+                        + "the operators that took longest. With --runtime onnxruntime (or vitrim,onnxruntime, one "
+                        + "after the other) the same model and reducer, exported on the fly, or a --model FILE.onnx, "
+                        + "runs under ONNX Runtime's own profiler, split into the same kinds, so that the two "
+                        + "runtimes' splits read side by side.",
                 "", "With --arch the weights are random (speed does not depend on them; token selection does a "
                         + "little, so use a trained --model for reduced timings that matter)."},
         footer = {"", "Examples:", "  vitrim bench --arch vit_small_patch16_224 --batch 1,8,32",
                 "  vitrim bench --arch vit_base_patch16_224 --batch 8 --reduce tome:r=13 --json",
                 "  vitrim bench --arch vit_small_patch16_224 --batch 1 --reduce attn --same-counts",
                 "  vitrim bench --arch vit_small_patch16_224 --batch 1,8 --precision int8,auto",
-                "  vitrim bench --arch vit_base_patch16_224 --batch 1 --profile"})
+                "  vitrim bench --arch vit_base_patch16_224 --batch 1 --profile",
+                "  vitrim bench --arch vit_small_patch16_224 --batch 1 --reduce attn --profile --threads 1 "
+                        + "--runtime vitrim,onnxruntime"})
 public final class BenchCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -88,7 +93,8 @@ public final class BenchCommand implements Callable<Integer> {
     boolean json;
 
     @Option(names = "--profile", description = "Where the time goes instead of how much: the forward's time split "
-            + "by operator kind under libtorch's profiler (see above); --runs forwards are profiled per batch size.")
+            + "by operator kind under libtorch's profiler, or ONNX Runtime's with --runtime (see above); --runs "
+            + "forwards are profiled per batch size.")
     boolean profile;
 
     @Option(names = "--baseline", paramLabel = "SPEC", defaultValue = "none", description = "With --reduce: what the "
@@ -122,11 +128,15 @@ public final class BenchCommand implements Callable<Integer> {
         }
         boolean onnxFile = model.source.model != null && model.source.model.toString().endsWith(".onnx");
         if (profile) {
-            if (onnxFile || !runtimes.equals(List.of("vitrim")) || !baseline.equals("none") || sameCounts) {
-                throw new VitrimException("--profile splits vitrim's own forward: it does not combine with --runtime, "
+            if (!baseline.equals("none") || sameCounts) {
+                throw new VitrimException("--profile splits one configuration's forward: it does not combine with "
                         + "--baseline or --same-counts");
             }
-            new ProfileBench(this).run();
+            if (onnxFile && !runtimes.equals(List.of("onnxruntime"))) {
+                throw new VitrimException(model.source.model + ": an ONNX graph runs on --runtime onnxruntime only "
+                        + "(give the checkpoint to profile both runtimes)");
+            }
+            new ProfileBench(this).run(onnxFile);
             return 0;
         }
         if (onnxFile || !runtimes.equals(List.of("vitrim"))) {

@@ -145,6 +145,40 @@ class OnnxCliTest {
     }
 
     @Test
+    void profileSplitsBothRuntimesIntoTheSameKinds() throws Exception {
+        CliTest.Run r = run("bench", "--model", VIT224.toString(), "--runtime", "vitrim,onnxruntime", "--reduce",
+                "tome:r=8", "--batch", "1", "--profile", "--warmup", "0", "--runs", "2", "--json");
+        assertThat(r.status()).as(r.err()).isZero();
+        JsonNode doc = new ObjectMapper().readTree(r.out());
+        assertThat(doc.get("profiles")).hasSize(2);
+        assertThat(doc.get("profiles").get(0).get("runtime").asText()).isEqualTo("vitrim");
+        JsonNode ort = doc.get("profiles").get(1);
+        assertThat(ort.get("runtime").asText()).isEqualTo("onnxruntime");
+        double sum = ort.get("outside_ms_per_image").asDouble();
+        java.util.Map<String, Double> kinds = new java.util.HashMap<>();
+        for (JsonNode k : ort.get("kinds")) {
+            kinds.put(k.get("kind").asText(), k.get("ms_per_image").asDouble());
+            sum += k.get("ms_per_image").asDouble();
+        }
+        assertThat(sum).isCloseTo(ort.get("wall_ms_per_image").asDouble(), org.assertj.core.data.Offset.offset(1e-6));
+        assertThat(kinds.get("linear")).isPositive();
+        assertThat(kinds.get("attention")).isPositive();
+        assertThat(kinds.get("selection")).isPositive(); // ToMe's matching and merge
+        Path onnx = tmp.resolve("p.onnx");
+        assertThat(run("export", "--model", VIT224.toString(), "--batch", "1", "--onnx", onnx.toString()).status())
+                .isZero();
+        CliTest.Run file = run("bench", "--model", onnx.toString(), "--runtime", "onnxruntime", "--batch", "1",
+                "--profile", "--warmup", "0", "--runs", "1");
+        assertThat(file.status()).as(file.err()).isZero();
+        assertThat(file.out()).contains("ONNX Runtime", "linear layers", "outside ONNX Runtime's kernels",
+                "longest kernels", "MatMul (weights)");
+        assertBadInput(run("bench", "--model", onnx.toString(), "--runtime", "onnxruntime", "--batch", "2",
+                "--profile", "--runs", "1"), "takes batch 1");
+        assertBadInput(run("bench", "--model", VIT224.toString(), "--runtime", "onnxruntime", "--batch", "1",
+                "--profile", "--precision", "bf16"), "--precision applies to vitrim");
+    }
+
+    @Test
     void refusalsNameTheProblem() throws Exception {
         Path onnx = tmp.resolve("m.onnx");
         assertBadInput(run("export", "--model", GOLDEN.resolve("deep197.safetensors").toString(), "--heads", "4",

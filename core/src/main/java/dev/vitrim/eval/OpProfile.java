@@ -23,7 +23,7 @@ public final class OpProfile {
     /** What an operator does, for the split of a forward's time. */
     public enum Kind {
         LINEAR("linear layers (matrix products with their fused bias and activation)"),
-        ATTENTION("attention (fused scaled dot-product, softmax)"),
+        ATTENTION("attention (scaled dot-product: its products and softmax, or the fused kernel)"),
         NORM("layer norm"),
         ELEMENTWISE("elementwise (residual adds, activations, scaling)"),
         SELECTION("token selection and merging (top-k, sort, gather, scatter, index, embedding bag)"),
@@ -138,6 +138,16 @@ public final class OpProfile {
         }
         ops.sort(Comparator.comparingDouble(Op::selfMs).reversed());
         return new OpProfile(wallMs / forwards, List.copyOf(ops));
+    }
+
+    /**
+     * A split measured by another profiler (ONNX Runtime's): {@code wallMsPerForward} and each operator's self time
+     * and calls per forward.
+     */
+    public static OpProfile of(double wallMsPerForward, List<Op> ops) {
+        List<Op> sorted = new ArrayList<>(ops);
+        sorted.sort(Comparator.comparingDouble(Op::selfMs).reversed());
+        return new OpProfile(wallMsPerForward, List.copyOf(sorted));
     }
 
     private static double[] top(List<double[]> stack) {
