@@ -162,8 +162,8 @@ final class ProfileBench {
         if (cmd.json) {
             return;
         }
-        out.printf(Locale.ROOT, "%nbatch %d, %s: %.2f ms/image while profiled (%d forwards; %s)%n", b,
-                torch ? "vitrim" : "ONNX Runtime", p.wallMs() / b, cmd.runs,
+        out.printf(Locale.ROOT, "%nbatch %d, %s: %.2f ms/image while profiled (%d forward%s; %s)%n", b,
+                torch ? "vitrim" : "ONNX Runtime", p.wallMs() / b, cmd.runs, cmd.runs == 1 ? "" : "s",
                 torch ? "libtorch's profiler, self time of each operator" : "its profiler, time of each kernel");
         for (Map.Entry<OpProfile.Kind, Double> e : p.msByKind().entrySet()) {
             if (e.getValue() > 0) {

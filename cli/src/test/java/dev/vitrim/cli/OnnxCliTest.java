@@ -171,7 +171,7 @@ class OnnxCliTest {
                 "--profile", "--warmup", "0", "--runs", "1");
         assertThat(file.status()).as(file.err()).isZero();
         assertThat(file.out()).contains("ONNX Runtime", "linear layers", "outside ONNX Runtime's kernels",
-                "longest kernels", "MatMul (weights)");
+                "longest kernels", "per forward");
         assertBadInput(run("bench", "--model", onnx.toString(), "--runtime", "onnxruntime", "--batch", "2",
                 "--profile", "--runs", "1"), "takes batch 1");
         assertBadInput(run("bench", "--model", VIT224.toString(), "--runtime", "onnxruntime", "--batch", "1",
