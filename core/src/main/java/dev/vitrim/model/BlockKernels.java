@@ -56,10 +56,10 @@ final class BlockKernels implements AutoCloseable {
      * fp32 inference's linear weights, reordered once into oneDNN's blocked layout ({@code mkldnn::_reorder_linear_weight}),
      * per block: the same lists as {@link #attnWeights} and {@link #mlpWeights} with the four weight matrices
      * replaced, or null while not built. oneDNN runs products of a few dozen to a few hundred rows faster on them than
-     * on plain weights (a ViT-S block's four products on 60 rows 24-31% faster, on one image's 197 rows 8-14%; level or
-     * faster at 1576; docs/findings/batch-one.md), which is what reduced blocks and batch 1 are. They are copies: built on the first
-     * inference call, given up as soon as a call runs in grad mode (training changes the weights in place) until
-     * {@link #refresh}, and never built with {@code -Dvitrim.measure.fp32=plain}.
+     * on plain weights (a ViT-S block's four products on 60 rows 24-31% faster, on one image's 197 rows 8-14%; level
+     * or faster at 1576; docs/findings/batch-one.md), which is what reduced blocks and batch 1 are. They are copies:
+     * built on the first inference call, given up as soon as a call runs in grad mode (training changes the weights in
+     * place) until {@link #refresh}, and never built with {@code -Dvitrim.measure.fp32=plain}.
      */
     private volatile IValue[] attnBlocked;
     private volatile IValue[] mlpBlocked;

@@ -16,8 +16,8 @@ import java.util.Set;
  * splits read side by side. A matrix product is a linear layer when its second input is a 2-d weight or a weight
  * ONNX Runtime prepacked (the profile then lists one input), or it is a Gemm or Conv; attention when both inputs are
  * 4-d [B,heads,N,·]; token selection and merging otherwise (ToMe's similarities and one-hot merge, EViT's fused
- * token). Such products are listed as {@code MatMul (weights)},
- * {@code MatMul (attention)} and {@code MatMul (tokens)}.
+ * token). Such products are listed as {@code MatMul (weights)}, {@code MatMul (attention)} and
+ * {@code MatMul (tokens)}.
  */
 final class OrtProfile {
     private OrtProfile() {
