@@ -391,6 +391,22 @@ class CliTest {
                 org.assertj.core.data.Offset.offset(1e-9));
     }
 
+    /**
+     * One profile row of {@code bench --profile --json}: ms per image by kind, after checking that the kinds and the
+     * time outside the operators make up the profiled wall time.
+     */
+    static java.util.Map<String, Double> profileKinds(JsonNode profile) {
+        double sum = profile.get("outside_ms_per_image").asDouble();
+        java.util.Map<String, Double> kinds = new java.util.HashMap<>();
+        for (JsonNode k : profile.get("kinds")) {
+            kinds.put(k.get("kind").asText(), k.get("ms_per_image").asDouble());
+            sum += k.get("ms_per_image").asDouble();
+        }
+        assertThat(sum).isCloseTo(profile.get("wall_ms_per_image").asDouble(),
+                org.assertj.core.data.Offset.offset(1e-6));
+        return kinds;
+    }
+
     @Test
     void benchProfileSplitsTheForwardByOperatorKind() throws Exception {
         Run r = run("bench", "--model", DEEP.toString(), "--heads", "4", "--batch", "1,2", "--reduce", "tome:r=10",
@@ -401,14 +417,7 @@ class CliTest {
         assertThat(o.get("precision").asText()).isEqualTo("fp32");
         assertThat(o.get("profiles")).hasSize(2);
         for (JsonNode p : o.get("profiles")) {
-            double sum = p.get("outside_ms_per_image").asDouble();
-            java.util.Map<String, Double> kinds = new java.util.HashMap<>();
-            for (JsonNode k : p.get("kinds")) {
-                kinds.put(k.get("kind").asText(), k.get("ms_per_image").asDouble());
-                sum += k.get("ms_per_image").asDouble();
-            }
-            // the kinds and the time outside the operators make up the profiled wall time
-            assertThat(sum).isCloseTo(p.get("wall_ms_per_image").asDouble(), org.assertj.core.data.Offset.offset(1e-6));
+            java.util.Map<String, Double> kinds = profileKinds(p);
             assertThat(kinds.get("linear")).isPositive();
             assertThat(kinds.get("selection")).isPositive(); // ToMe merges with an embedding bag
             assertThat(p.get("top").size()).isBetween(1, ProfileBench.TOP);
